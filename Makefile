@@ -1,0 +1,65 @@
+# naap-api. `make run` serves on embedded defaults; `make test` installs, lints, tests.
+# Everything installs into ./.venv from the hash-pinned lock (requirements/dev.lock).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+WORKERS ?= 1
+SIM_PORT ?= 8100
+
+.DEFAULT_GOAL := help
+.PHONY: help install run sim test lint fmt schema schema-check lock clean
+
+help:
+	@echo "make run      serve the API on http://$(HOST):$(PORT) (simulated upstreams unless URLs are set)"
+	@echo "make test     install, lint and run the whole test suite"
+	@echo "make sim      run the upstream simulator alone on port $(SIM_PORT)"
+	@echo "make schema   regenerate schema.graphql from the code"
+	@echo "make fmt      format the code;  make lock  re-pin dependencies"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements/dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	@touch $@
+
+var/graphiql/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
+	$(BIN)/python scripts/fetch_graphiql.py var/graphiql
+
+install: $(VENV)/.installed var/graphiql/manifest.json
+
+run: install
+	@echo "naap-api on http://$(HOST):$(PORT)  (GraphiQL: http://$(HOST):$(PORT)/graphql)"
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/uvicorn app.main:create_app --factory \
+		--host $(HOST) --port $(PORT) --workers $(WORKERS) --no-server-header
+
+sim: install
+	$(BIN)/python -m app.upstream.simulator --host $(HOST) --port $(SIM_PORT)
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy app resolvers rest_facade tests scripts
+	$(BIN)/lint-imports
+
+schema: install
+	$(BIN)/python scripts/export_schema.py schema.graphql
+
+test: lint
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report
+
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 \
+		--generate-hashes --quiet -o requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) var .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,110 @@
+"""Self-hosted GraphiQL page.
+
+The GraphiQL page loads its JavaScript and CSS only from the server's own assets
+path, never from a CDN:
+
+* it works offline and on air-gapped networks (nothing is fetched from the
+  internet when the page opens);
+* what runs in the browser is exactly what ``scripts/fetch_graphiql.py`` pinned and
+  verified (npm ``dist.integrity``) at install time, not whatever a CDN serves today;
+* it is CSP-friendly: scripts come from ``'self'``, the page configuration is a JSON
+  data block (never executed), and the one inline bootstrap script is a constant, so
+  ``script-src 'self' <BOOTSTRAP_SCRIPT_CSP_HASH>`` is enough. (GraphiQL injects
+  ``<style>`` elements at runtime, so ``style-src`` still needs ``'unsafe-inline'``.)
+
+The assets are installed by ``make install`` (``scripts/fetch_graphiql.py``) into a
+directory that the server mounts under the assets path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from pathlib import Path
+
+ASSET_FILES: tuple[str, ...] = (
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "graphiql.min.js",
+    "graphiql.min.css",
+)
+
+# Constant on purpose: its hash never changes, so a CSP can allow it by hash.
+_BOOTSTRAP_SCRIPT = """
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("graphiql-config").textContent);
+  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: GraphiQL.createFetcher({ url: config.endpoint }),
+      defaultQuery: config.defaultQuery,
+      isHeadersEditorEnabled: true,
+      shouldPersistHeaders: false,
+      defaultEditorToolsVisibility: "headers"
+    })
+  );
+})();
+"""
+
+_BOOTSTRAP_DIGEST = hashlib.sha256(_BOOTSTRAP_SCRIPT.encode()).digest()
+# For a Content-Security-Policy header: script-src 'self' <this>.
+BOOTSTRAP_SCRIPT_CSP_HASH: str = (
+    "'sha256-" + base64.b64encode(_BOOTSTRAP_DIGEST).decode() + "'"
+)
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="{assets}graphiql.min.css">
+<style>html, body, #graphiql {{ height: 100%; margin: 0; }}</style>
+</head>
+<body>
+<noscript>GraphiQL needs JavaScript. You can still POST GraphQL queries to
+{endpoint_text} with any HTTP client.</noscript>
+<div id="graphiql"></div>
+<script type="application/json" id="graphiql-config">{config}</script>
+<script src="{assets}react.production.min.js"></script>
+<script src="{assets}react-dom.production.min.js"></script>
+<script src="{assets}graphiql.min.js"></script>
+<script>{bootstrap}</script>
+</body>
+</html>
+"""
+
+
+def _json_for_script(value: object) -> str:
+    """JSON that is safe inside a <script> element (no </script>, no <!--)."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def graphiql_html(
+    *,
+    endpoint: str,
+    assets_path: str,
+    title: str = "naap-api GraphiQL",
+    default_query: str,
+) -> str:
+    """Return the GraphiQL page; every asset is loaded from ``assets_path``."""
+    if "://" in assets_path or assets_path.startswith("//"):
+        msg = f"assets_path must be a local path, not a URL: {assets_path!r}"
+        raise ValueError(msg)
+    assets = assets_path.rstrip("/") + "/"
+    return _PAGE.format(
+        title=html.escape(title),
+        assets=html.escape(assets, quote=True),
+        endpoint_text=html.escape(endpoint),
+        config=_json_for_script({"endpoint": endpoint, "defaultQuery": default_query}),
+        bootstrap=_BOOTSTRAP_SCRIPT,
+    )
+
+
+def missing_assets(directory: Path) -> list[str]:
+    """Names from ``ASSET_FILES`` that are not regular files in ``directory``."""
+    return [name for name in ASSET_FILES if not (directory / name).is_file()]

@@ -1,0 +1,312 @@
+"""The composition root: `create_app(settings=None) -> Starlette`.
+
+Builds the upstream clients (real URLs, or the built-in simulator in-process),
+the schema, `/graphql` (with self-hosted GraphiQL), the REST facade's routes from
+its table, and the plain routes. Settings are read here, never at import time:
+`uvicorn --factory app.main:create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import strawberry
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from app.cache import UpstreamCache
+from app.context import Context, Services
+from app.graphiql import graphiql_html, missing_assets
+from app.schema import build_schema
+from app.settings import Settings, load_settings
+from app.upstream._http import JsonTransport, track_data_sources
+from app.upstream.analytics import AnalyticsClient
+from app.upstream.l1rpc import L1RpcClient
+from app.upstream.simulator import create_simulator
+from app.upstream.subgraph import SubgraphClient
+from rest_facade.envelope import json_response
+from rest_facade.handler import build_routes
+
+log = logging.getLogger("naap")
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAPHIQL_ASSETS = ROOT / "var" / "graphiql"
+GRAPHIQL_ASSETS_PATH = "/graphql/assets/"
+SIMULATOR_BASE = "http://simulator"
+
+DEFAULT_QUERY = """\
+# The Network Overview in one request. Try changing timeframe, or Ctrl+Space.
+query Overview($timeframe: String = "24") {
+  kpi(timeframe: $timeframe) {
+    successRate { value delta }
+    dailySessionCount { value delta }
+    timeframeHours
+  }
+  pipelines(limit: 5, timeframe: $timeframe) { name sessions mins avgFps color }
+  protocol { currentRound blockProgress totalBlocks totalStakedLPT }
+  jobFeed(limit: 5) { streams { id pipeline status runningFor } queryFailed }
+}
+"""
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (
+        b"permissions-policy",
+        b"camera=(self), microphone=(self), display-capture=(self), geolocation=()",
+    ),
+)
+CORS_HEADERS = [
+    "X-CSRF-Token",
+    "X-Requested-With",
+    "Accept",
+    "Accept-Version",
+    "Content-Length",
+    "Content-MD5",
+    "Content-Type",
+    "Date",
+    "X-Api-Version",
+    "Authorization",
+    "X-Request-ID",
+    "X-Trace-ID",
+    "Idempotency-Key",
+]
+
+
+def build_services(
+    settings: Settings,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    simulator: ASGIApp | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Services:
+    """One client per upstream. An unset URL means the simulator, in process.
+
+    `transports` (keys "analytics", "subgraph", "l1-rpc") replaces the network for
+    tests; `simulator` replaces the default simulator app (e.g. one with faults).
+    """
+    now = clock or (lambda: datetime.now(UTC))
+    cache = UpstreamCache(max_entries=settings.upstream_cache_max_entries)
+    sim_app = simulator
+    transports = dict(transports or {})
+
+    def http(
+        name: str, url: str | None, sim_path: str, timeout: float
+    ) -> JsonTransport:
+        nonlocal sim_app
+        transport = transports.get(name)
+        simulated = url is None
+        if url is None:
+            if sim_app is None:
+                sim_app = create_simulator(seed=settings.simulator_seed, clock=now)
+            url = SIMULATOR_BASE + sim_path
+            transport = transport or httpx.ASGITransport(app=sim_app)
+        return JsonTransport(
+            name=name,
+            base_url=url,
+            timeout=timeout,
+            connect_timeout=settings.upstream_connect_timeout,
+            cache=cache,
+            transport=transport,
+            simulated=simulated,
+        )
+
+    ttl = settings.upstream_cache_ttl
+    return Services(
+        settings=settings,
+        analytics=AnalyticsClient(
+            http(
+                "analytics",
+                settings.naap_api_server_url,
+                "/v1",
+                settings.analytics_timeout,
+            ),
+            ttl=ttl,
+            job_feed_ttl=settings.job_feed_cache_ttl,
+        ),
+        subgraph=SubgraphClient(
+            http(
+                "subgraph",
+                settings.subgraph_url,
+                "/subgraph",
+                settings.subgraph_timeout,
+            ),
+            ttl=ttl,
+        ),
+        l1=L1RpcClient(
+            http("l1-rpc", settings.l1_rpc_url, "/rpc", settings.l1_rpc_timeout),
+            ttl=ttl,
+        ),
+        now=now,
+        cache=cache,
+    )
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our context and a self-hosted GraphiQL page."""
+
+    def __init__(self, schema: strawberry.Schema, services: Services) -> None:
+        enabled = services.settings.graphiql
+        super().__init__(schema, graphql_ide="graphiql" if enabled else None)
+        self._services = services
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(services=self._services)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        missing = missing_assets(GRAPHIQL_ASSETS)
+        if missing:
+            return HTMLResponse(
+                "<!doctype html><title>GraphiQL assets missing</title><p>GraphiQL's "
+                "files are not installed (missing: " + ", ".join(missing) + "). "
+                "Run <code>make install</code>; POST /graphql works meanwhile.</p>",
+                status_code=503,
+            )
+        return HTMLResponse(
+            graphiql_html(
+                endpoint="/graphql",
+                assets_path=GRAPHIQL_ASSETS_PATH,
+                default_query=DEFAULT_QUERY,
+            )
+        )
+
+
+class RequestHeadersMiddleware:
+    """Request id, security headers and the data-source label on every response.
+
+    `x-request-id` is echoed when it is a short safe token, else generated, so a
+    client cannot inject arbitrary text into our logs and headers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        sources = track_data_sources()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(SECURITY_HEADERS)
+                if "simulator" in sources:
+                    headers.append((b"x-data-source", b"simulator"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    code = codes.get(exc.status_code, "BAD_REQUEST")
+    return json_response(
+        {"error": {"code": code, "message": str(exc.detail)}},
+        exc.status_code,
+        dict(exc.headers or {}),
+    )
+
+
+def _plain_routes(services: Services) -> list[BaseRoute]:
+    async def healthz(request: Request) -> Response:
+        return json_response(
+            {"status": "ok", "simulated": list(services.settings.simulated_upstreams)},
+            headers={"cache-control": "no-store"},
+        )
+
+    return [Route("/healthz", healthz, methods=["GET"])]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    simulator: ASGIApp | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    settings = settings or load_settings()
+    settings.check_production()
+    _configure_logging(settings)
+    services = build_services(
+        settings, transports=transports, simulator=simulator, clock=clock
+    )
+    schema = build_schema(settings)
+    graphql_app = GraphQLApp(schema, services)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        simulated = settings.simulated_upstreams
+        log.info(
+            "naap-api ready (env=%s, simulated upstreams: %s)",
+            settings.app_env,
+            ", ".join(simulated) or "none",
+        )
+        try:
+            yield
+        finally:
+            for client in (services.analytics, services.subgraph, services.l1):
+                await client.aclose()
+
+    routes: list[BaseRoute] = [
+        *build_routes(schema, services),
+        *_plain_routes(services),
+        Mount(
+            GRAPHIQL_ASSETS_PATH.rstrip("/"),
+            StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False),
+        ),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[
+            Middleware(RequestHeadersMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=CORS_HEADERS,
+                expose_headers=["X-Request-ID", "X-Data-Source", "X-Cache"],
+                max_age=86400,
+            ),
+        ],
+    )
+    app.state.services = services
+    app.state.schema = schema
+    return app
+
+
+def _configure_logging(settings: Settings) -> None:
+    level = settings.log_level.upper()
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    logging.getLogger("naap").setLevel(level)

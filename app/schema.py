@@ -1,0 +1,120 @@
+"""The GraphQL schema: Query root and `build_schema(settings)`.
+
+`schema` is a default instance for `make schema` (SDL export) and tooling; the
+server builds its own from its settings, since limits and extensions come from there.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+
+# Imported as modules under the package name: the Query fields below are named
+# like the modules and would shadow them inside the class body.
+import resolvers.catalog
+import resolvers.fees
+import resolvers.gpu
+import resolvers.jobs
+import resolvers.kpi
+import resolvers.network_models
+import resolvers.orchestrators
+import resolvers.pipelines
+import resolvers.pricing
+import resolvers.protocol
+from app.errors import AppError
+from app.settings import Settings
+from app.types.dashboard import (
+    KPI,
+    FeesInfo,
+    GPUCapacity,
+    JobFeed,
+    NetworkModels,
+    OrchestratorRow,
+    PipelineCatalogEntry,
+    PipelinePricing,
+    PipelinesOverview,
+    PipelineUsage,
+    Protocol,
+)
+
+
+@strawberry.type
+class Query:
+    kpi: KPI | None = strawberry.field(
+        resolver=resolvers.kpi.kpi,
+        description="KPI tiles and hourly charts. `timeframe` (hours, 1-168) wins "
+        "over `window` (`N`, `Nh` or `Nd`); default 24 h.",
+    )
+    protocol: Protocol | None = strawberry.field(
+        resolver=resolvers.protocol.protocol,
+        description="Round progress and total stake.",
+    )
+    fees: FeesInfo | None = strawberry.field(
+        resolver=resolvers.fees.fees,
+        description="Fee volume history; `days` 7-365, default 180.",
+    )
+    pipelines: list[PipelineUsage] | None = strawberry.field(
+        resolver=resolvers.pipelines.pipelines,
+        description="Pipeline usage rows (`limit` 1-200, default 5).",
+    )
+    pipelines_overview: PipelinesOverview | None = strawberry.field(
+        resolver=resolvers.pipelines.pipelines_overview,
+        description="Pipeline usage plus AI-batch/BYOC job totals (the REST body).",
+    )
+    pipeline_catalog: list[PipelineCatalogEntry] | None = strawberry.field(
+        resolver=resolvers.catalog.pipeline_catalog
+    )
+    gpu_capacity: GPUCapacity | None = strawberry.field(
+        resolver=resolvers.gpu.gpu_capacity
+    )
+    pricing: list[PipelinePricing] | None = strawberry.field(
+        resolver=resolvers.pricing.pricing
+    )
+    orchestrators: list[OrchestratorRow] | None = strawberry.field(
+        resolver=resolvers.orchestrators.orchestrators,
+        description="`period`: `N`, `Nh` or `Nd` (bare N = hours), 1-168 h; "
+        "default 24h.",
+    )
+    job_feed: JobFeed | None = strawberry.field(
+        resolver=resolvers.jobs.job_feed,
+        description="Live streams, most recently active first.",
+    )
+    network_models: NetworkModels | None = strawberry.field(
+        resolver=resolvers.network_models.network_models
+    )
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """MaskErrors that also tags the generic error with `INTERNAL_ERROR`, so
+    clients (and the REST facade) can tell it from a bad request."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_ERROR"}
+        return masked
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    # Parse/validation errors (no original error) and our own AppErrors reach the
+    # client as they are; anything else is an unexpected exception: masked here,
+    # logged with its traceback by Strawberry.
+    original = error.original_error
+    return original is not None and not isinstance(original, AppError | GraphQLError)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    del settings  # limits from settings arrive with the hardening work
+    return strawberry.Schema(
+        query=Query,
+        extensions=[
+            # Factories, as Strawberry expects; the two caches live at module level.
+            lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
+    )
+
+
+# Defaults only, no environment read: the SDL must not depend on who exports it.
+schema = build_schema(Settings.model_construct())

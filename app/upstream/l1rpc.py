@@ -1,0 +1,41 @@
+"""Client for the Ethereum L1 JSON-RPC endpoint (`L1_RPC_URL`): the current block."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from app.errors import UpstreamBadPayload
+from app.upstream._http import JsonTransport
+from app.upstream._parse import expect_object
+
+UPSTREAM = "l1-rpc"
+
+
+class L1RpcClient:
+    def __init__(self, http: JsonTransport, *, ttl: float) -> None:
+        self._http = http
+        self._ttl = ttl
+
+    @property
+    def simulated(self) -> bool:
+        return self._http.simulated
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def block_number(self, *, bypass: bool = False) -> int:
+        payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+        body = expect_object(
+            await self._http.post("", payload, ttl=self._ttl, bypass=bypass),
+            "eth_blockNumber response",
+            UPSTREAM,
+        )
+        result = body.get("result")
+        if isinstance(body.get("error"), Mapping) or not isinstance(result, str):
+            raise UpstreamBadPayload("eth_blockNumber: no result", upstream=UPSTREAM)
+        try:
+            return int(result, 16)
+        except ValueError as exc:
+            raise UpstreamBadPayload(
+                "eth_blockNumber: result is not a hex quantity", upstream=UPSTREAM
+            ) from exc

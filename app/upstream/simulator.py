@@ -1,0 +1,498 @@
+"""A deterministic stand-in for the three upstreams the API server calls (ASGI app).
+
+    GET  /v1/<path>   the NAAP Analytics API endpoints the server uses (Go wire format)
+    GET  /healthz     {"status":"ok"}
+    POST /subgraph    GraphQL over HTTP against a small Livepeer-subgraph-like schema
+    POST /rpc         Ethereum JSON-RPC (eth_blockNumber, eth_chainId)
+
+The server reaches it in-process through `httpx.ASGITransport` when an upstream URL is
+unset; `python -m app.upstream.simulator` (used by `make sim`) serves it on a port.
+Every response is computed from `clock()` at request time by the world model in
+`simworld`, so data moves with the clock and the same seed and clock value give
+byte-identical bodies. JSON is encoded the way Go's encoding/json does it (compact,
+integral floats without `.0`, trailing newline) so clients meet the real byte shapes.
+
+Faults are keyed by endpoint key (the analytics path after `/v1/`, `healthz`,
+`subgraph`, `rpc`, or `*` for all; a specific key wins over `*`). They are read per
+request from `app.state.faults`, a plain dict tests may mutate. `app.state.calls`
+counts requests per endpoint key as they arrive, before any fault applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import re
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Any, Final
+
+from graphql import GraphQLError, build_schema, graphql_sync
+from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from app.upstream.simworld import JSON, MAX_WINDOW_HOURS, SimWorld
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """How one endpoint misbehaves. Precedence: redirect, status, body, real answer;
+    `latency` delays any of them and `drip_bytes_per_s` slows the chosen body."""
+
+    latency: float = 0.0  # seconds to sleep before answering (asyncio.sleep)
+    status: int | None = None  # answer this status with the upstream's error body
+    body: bytes | None = None  # answer 200 with exactly these bytes
+    content_type: str = "application/json"
+    drip_bytes_per_s: float | None = None  # stream the body this slowly
+    redirect_to: str | None = None  # answer 302 with this Location
+
+
+DEFAULT_WINDOW_HOURS: Final = 24
+PIPELINES_LIMIT: Final = (5, 20)  # (default, cap)
+JOB_FEED_LIMIT: Final = (50, 200)
+SUBGRAPH_MAX_FIRST: Final = 1000
+JSON_TYPE: Final = "application/json"
+PROBLEM_TYPE: Final = "application/problem+json"
+
+# ---------------------------------------------------------------------------
+# Go-compatible JSON encoding.
+
+_GO_HTML_ESCAPES: Final = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
+def _go_float(value: float) -> str:
+    """strconv.FormatFloat as encoding/json uses it: shortest round-trip digits,
+    positional unless the magnitude is below 1e-6 or at least 1e21."""
+    if not math.isfinite(value):
+        raise ValueError(f"JSON cannot encode {value!r}")
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if 1e-6 <= abs(value) < 1e21 and "e" in text:
+        return format(Decimal(text), "f")  # Python switches to exponents earlier
+    return re.sub(r"e-0(\d)$", r"e-\g<1>", text)  # Go prints e-7, not e-07
+
+
+def _go_json(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return re.sub("[<>&]", lambda m: _GO_HTML_ESCAPES[m.group()], text)
+    if isinstance(value, Mapping):
+        fields = (f"{_go_json(str(k))}:{_go_json(v)}" for k, v in value.items())
+        return "{" + ",".join(fields) + "}"
+    if isinstance(value, Sequence):
+        return "[" + ",".join(_go_json(item) for item in value) + "]"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def encode_json(value: Any) -> bytes:
+    """Go's json.Encoder output: compact, newline-terminated."""
+    return (_go_json(value) + "\n").encode()
+
+
+def _json_response(
+    value: Any, status: int = 200, media_type: str = JSON_TYPE
+) -> Response:
+    return Response(encode_json(value), status_code=status, media_type=media_type)
+
+
+# ---------------------------------------------------------------------------
+# Query parameters, parsed the way the Go handlers parse them (spec §12.2).
+
+_GO_INT: Final = re.compile(r"[+-]?\d+")
+_INT64_MAX: Final = 2**63 - 1
+
+
+def _atoi(text: str) -> int | None:
+    """strconv.Atoi: an optional sign and decimal digits only; None on failure."""
+    if not _GO_INT.fullmatch(text):
+        return None
+    number = int(text)
+    return number if -_INT64_MAX - 1 <= number <= _INT64_MAX else None
+
+
+def parse_window_hours(raw: str | None) -> int:
+    """`<n>h`, `<n>d` or bare hours; non-positive or unparsable -> 24; max 168."""
+    text = (raw or "").strip()
+    if text.endswith("d"):
+        days = _atoi(text[:-1])
+        hours = None if days is None else days * 24
+    else:
+        hours = _atoi(text.removesuffix("h"))
+    if hours is None or hours <= 0:
+        return DEFAULT_WINDOW_HOURS
+    return min(hours, MAX_WINDOW_HOURS)
+
+
+def parse_limit(raw: str | None, *, default: int, cap: int) -> int:
+    """A positive integer capped at `cap`; anything else -> `default`."""
+    number = _atoi((raw or "").strip())
+    if number is None or number <= 0:
+        return default
+    return min(number, cap)
+
+
+def _param(query: QueryParams, name: str) -> str | None:
+    # Go's Query().Get returns the first value; Starlette's .get the last.
+    values = query.getlist(name)
+    return values[0] if values else None
+
+
+# ---------------------------------------------------------------------------
+# Analytics endpoints: endpoint key -> payload builder.
+
+Builder = Callable[[SimWorld, datetime, QueryParams], object]
+
+
+def _kpi(world: SimWorld, now: datetime, query: QueryParams) -> object:
+    hours = parse_window_hours(_param(query, "window"))
+    pipeline = _param(query, "pipeline") or ""
+    return world.kpi(now, hours, pipeline, _param(query, "model_id") or "")
+
+
+def _pipelines(world: SimWorld, now: datetime, query: QueryParams) -> object:
+    default, cap = PIPELINES_LIMIT
+    limit = parse_limit(_param(query, "limit"), default=default, cap=cap)
+    return world.pipelines(now, parse_window_hours(_param(query, "window")), limit)
+
+
+def _orchestrators(world: SimWorld, now: datetime, query: QueryParams) -> object:
+    return world.orchestrators_table(now, parse_window_hours(_param(query, "window")))
+
+
+def _job_feed(world: SimWorld, now: datetime, query: QueryParams) -> object:
+    default, cap = JOB_FEED_LIMIT
+    return world.job_feed(
+        now, parse_limit(_param(query, "limit"), default=default, cap=cap)
+    )
+
+
+def _fixed(view: Callable[[SimWorld, datetime], object]) -> Builder:
+    """Endpoints with no parameters (gpu-capacity ignores `window`, the inventory
+    endpoints ignore `limit`), as upstream does."""
+    return lambda world, now, _query: view(world, now)
+
+
+ANALYTICS_ENDPOINTS: Final[Mapping[str, Builder]] = {
+    "dashboard/kpi": _kpi,
+    "dashboard/pipelines": _pipelines,
+    "dashboard/orchestrators": _orchestrators,
+    "dashboard/gpu-capacity": _fixed(SimWorld.gpu_capacity),
+    "dashboard/pipeline-catalog": _fixed(SimWorld.pipeline_catalog),
+    "dashboard/pricing": _fixed(SimWorld.pricing),
+    "dashboard/job-feed": _job_feed,
+    "streaming/models": _fixed(SimWorld.streaming_models),
+    "streaming/orchestrators": _fixed(SimWorld.streaming_orchestrators),
+    "requests/models": _fixed(SimWorld.requests_models),
+    "requests/orchestrators": _fixed(SimWorld.requests_orchestrators),
+}
+ENDPOINT_KEYS: Final = (*ANALYTICS_ENDPOINTS, "healthz", "subgraph", "rpc")
+
+# ---------------------------------------------------------------------------
+# Subgraph: real GraphQL execution over a Livepeer-subgraph-like schema.
+
+SUBGRAPH_SDL: Final = """
+scalar BigInt
+scalar BigDecimal
+
+enum Day_orderBy { id date }
+enum OrderDirection { asc desc }
+
+type Round { id: ID! startBlock: BigInt! initialized: Boolean! }
+
+type Protocol {
+  id: ID!
+  roundLength: BigInt!
+  totalActiveStake: BigDecimal!
+  currentRound: Round
+  totalVolumeETH: BigDecimal!
+  totalVolumeUSD: BigDecimal!
+}
+
+type Day { id: ID! date: Int! volumeETH: BigDecimal! volumeUSD: BigDecimal! }
+
+type Query {
+  protocol(id: ID!): Protocol
+  days(first: Int = 100, skip: Int = 0, orderBy: Day_orderBy,
+       orderDirection: OrderDirection): [Day!]!
+}
+"""
+# BigInt/BigDecimal values are already strings, as The Graph serialises them.
+SUBGRAPH_SCHEMA: Final = build_schema(SUBGRAPH_SDL)
+
+
+def _subgraph_root(world: SimWorld, now: datetime) -> dict[str, object]:
+    def protocol(_info: object, **args: Any) -> JSON | None:
+        return world.protocol(now) if str(args["id"]) == "0" else None
+
+    def days(_info: object, **args: Any) -> list[JSON]:
+        first = 100 if args.get("first") is None else int(args["first"])
+        skip = 0 if args.get("skip") is None else int(args["skip"])
+        if first < 0 or skip < 0:
+            raise GraphQLError("`first` and `skip` must not be negative")
+        rows = world.fee_days(now)  # ascending by date, which is also id order
+        if args.get("orderDirection") == "desc":
+            rows.reverse()
+        return rows[skip : skip + min(first, SUBGRAPH_MAX_FIRST)]
+
+    return {"protocol": protocol, "days": days}
+
+
+def _graphql_errors(message: str, status: int = 400) -> Response:
+    return _json_response({"errors": [{"message": message}]}, status)
+
+
+def _subgraph_answer(world: SimWorld, now: datetime, payload: object) -> Response:
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return _graphql_errors("the body must be a JSON object with a string `query`")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return _graphql_errors("`variables` must be a JSON object")
+    operation = payload.get("operationName")
+    result = graphql_sync(
+        SUBGRAPH_SCHEMA,
+        payload["query"],
+        root_value=_subgraph_root(world, now),
+        variable_values=variables,
+        operation_name=operation if isinstance(operation, str) else None,
+    )
+    if not result.errors:
+        return _json_response({"data": result.data})
+    # Like The Graph: invalid queries are still HTTP 200, with `errors`.
+    body: JSON = {"errors": [error.formatted for error in result.errors]}
+    if result.data is not None:
+        body["data"] = result.data
+    return _json_response(body)
+
+
+# ---------------------------------------------------------------------------
+# L1 JSON-RPC.
+
+
+def _rpc_error(request_id: object, code: int, message: str) -> JSON:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": code, "message": message},
+    }
+
+
+def _rpc_reply(world: SimWorld, now: datetime, message: object) -> JSON:
+    if not isinstance(message, dict) or not isinstance(message.get("method"), str):
+        request_id = message.get("id") if isinstance(message, dict) else None
+        return _rpc_error(request_id, -32600, "Invalid Request")
+    request_id = message.get("id")
+    method = message["method"]
+    if method == "eth_blockNumber":
+        result = hex(world.block_number(now))
+    elif method == "eth_chainId":
+        result = "0x1"
+    else:
+        return _rpc_error(request_id, -32601, "Method not found")
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def _rpc_answer(world: SimWorld, now: datetime, raw: bytes) -> Response:
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return _json_response(_rpc_error(None, -32700, "Parse error"))
+    if isinstance(payload, list):
+        if not payload:
+            return _json_response(_rpc_error(None, -32600, "Invalid Request"))
+        return _json_response([_rpc_reply(world, now, item) for item in payload])
+    return _json_response(_rpc_reply(world, now, payload))
+
+
+# ---------------------------------------------------------------------------
+# Faults.
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _error_response(key: str, status: int) -> Response:
+    """The body each upstream sends with an error status."""
+    reason = _reason(status)
+    if key == "subgraph":
+        return _graphql_errors(f"{status} {reason}", status)
+    if key == "rpc":
+        return _json_response(_rpc_error(None, -32603, reason), status)
+    problem = {"type": "about:blank", "title": reason, "status": status}
+    return _json_response(problem, status, PROBLEM_TYPE)
+
+
+def _drip(response: Response, bytes_per_second: float) -> StreamingResponse:
+    body = bytes(response.body)
+    chunk = max(1, int(bytes_per_second / 10))  # about ten writes a second
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), chunk):
+            piece = body[start : start + chunk]
+            await asyncio.sleep(len(piece) / bytes_per_second)
+            yield piece
+
+    return StreamingResponse(
+        pieces(), status_code=response.status_code, media_type=response.media_type
+    )
+
+
+async def _apply_fault(
+    fault: Fault, key: str, answer: Callable[[], Awaitable[Response]]
+) -> Response:
+    if fault.latency > 0:
+        await asyncio.sleep(fault.latency)
+    if fault.redirect_to is not None:
+        return Response(status_code=302, headers={"location": fault.redirect_to})
+    if fault.status is not None:
+        response = _error_response(key, fault.status)
+    elif fault.body is not None:
+        response = Response(fault.body, media_type=fault.content_type)
+    else:
+        response = await answer()
+    if fault.drip_bytes_per_s:
+        return _drip(response, fault.drip_bytes_per_s)
+    return response
+
+
+# ---------------------------------------------------------------------------
+# The app.
+
+Answer = Callable[[Request, datetime], Awaitable[Response]]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Simulator:
+    world: SimWorld
+    clock: Callable[[], datetime]
+    faults: dict[str, Fault]
+    calls: Counter[str]
+
+    def now(self) -> datetime:
+        moment = self.clock()
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+    def fault_for(self, key: str) -> Fault | None:
+        return self.faults.get(key, self.faults.get("*"))
+
+    def endpoint(
+        self, key: str, answer: Answer
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            self.calls[key] += 1
+            fault = self.fault_for(key)
+            if fault is None:
+                return await answer(request, self.now())
+            return await _apply_fault(fault, key, lambda: answer(request, self.now()))
+
+        return handle
+
+    def analytics(self, build: Builder) -> Answer:
+        async def answer(request: Request, now: datetime) -> Response:
+            return _json_response(build(self.world, now, request.query_params))
+
+        return answer
+
+    async def healthz(self, _request: Request, _now: datetime) -> Response:
+        return _json_response({"status": "ok"})
+
+    async def subgraph(self, request: Request, now: datetime) -> Response:
+        try:
+            payload = json.loads(await request.body())
+        except ValueError:
+            return _graphql_errors("the body is not valid JSON")
+        return _subgraph_answer(self.world, now, payload)
+
+    async def rpc(self, request: Request, now: datetime) -> Response:
+        return _rpc_answer(self.world, now, await request.body())
+
+
+async def _not_found(_request: Request, _exc: Exception) -> Response:
+    return PlainTextResponse("404 page not found\n", status_code=404)  # chi's text
+
+
+def create_simulator(
+    *,
+    seed: int = 1,
+    clock: Callable[[], datetime] | None = None,
+    faults: Mapping[str, Fault] | None = None,
+) -> Starlette:
+    """The simulator app. `clock` returns an aware UTC datetime (default: now)."""
+    sim = _Simulator(SimWorld(seed), clock or _utc_now, dict(faults or {}), Counter())
+    routes = [
+        Route(f"/v1/{key}", sim.endpoint(key, sim.analytics(build)), methods=["GET"])
+        for key, build in ANALYTICS_ENDPOINTS.items()
+    ]
+    routes += [
+        Route("/healthz", sim.endpoint("healthz", sim.healthz), methods=["GET"]),
+        Route("/subgraph", sim.endpoint("subgraph", sim.subgraph), methods=["POST"]),
+        Route("/rpc", sim.endpoint("rpc", sim.rpc), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: _not_found})
+    app.state.world = sim.world
+    app.state.calls = sim.calls
+    app.state.faults = sim.faults
+    return app
+
+
+# ---------------------------------------------------------------------------
+# CLI: python -m app.upstream.simulator [--host H] [--port P] [--seed S]
+
+
+def env_lines(host: str, port: int) -> str:
+    """The environment that points the API server at a running simulator."""
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    base = f"http://{netloc}"
+    return (
+        f"NAAP_API_SERVER_URL={base}/v1\n"
+        f"SUBGRAPH_URL={base}/subgraph\n"
+        f"L1_RPC_URL={base}/rpc\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import uvicorn  # only the CLI needs a server
+
+    parser = argparse.ArgumentParser(
+        prog="python -m app.upstream.simulator",
+        description="Serve the deterministic upstream simulator.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    sys.stdout.write(env_lines(args.host, args.port))
+    sys.stdout.flush()
+    uvicorn.run(create_simulator(seed=args.seed), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

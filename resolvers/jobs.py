@@ -1,0 +1,87 @@
+"""`jobFeed`: the live job list (§3.9). Never an error: a failed upstream call is
+reported in-band (`queryFailed: true`, empty `streams`), as the dashboard expects."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+
+import strawberry
+
+from app.context import Context
+from app.errors import UpstreamUnavailable
+from app.inputs import limit as clamp_limit
+from app.types.dashboard import JobFeed, JobFeedEntry
+from app.upstream.analytics import JobFeedItem
+
+log = logging.getLogger("naap.resolvers.jobs")
+
+DEFAULT_LIMIT = 50
+
+
+async def job_feed(
+    info: strawberry.Info[Context, None], limit: int | None = None
+) -> JobFeed:
+    ctx = info.context
+    try:
+        items = await ctx.analytics.dashboard_job_feed(
+            limit=clamp_limit(limit, DEFAULT_LIMIT), bypass=ctx.bypass_cache
+        )
+    except UpstreamUnavailable as exc:
+        log.warning("job feed unavailable: %s (kind=%s)", exc, exc.kind)
+        ctx.degraded.append("dashboard/job-feed")
+        return JobFeed(streams=[], clickhouse_configured=True, query_failed=True)
+    return JobFeed(
+        streams=[to_entry(item) for item in items],
+        clickhouse_configured=True,
+        query_failed=False,
+    )
+
+
+def to_entry(item: JobFeedItem) -> JobFeedEntry:
+    duration = item.duration_seconds
+    if duration is None:
+        duration = _elapsed_seconds(item.started_at, item.last_seen)
+    running_for = item.running_for
+    if running_for is None and duration is not None:
+        running_for = running_for_text(duration)
+    return JobFeedEntry(
+        id=item.id,
+        pipeline=item.pipeline,
+        model=item.model,
+        status=item.state,
+        started_at=item.started_at,
+        gateway=item.gateway,
+        orchestrator_url=item.orchestrator_url,
+        input_fps=item.input_fps,
+        output_fps=item.output_fps,
+        last_seen=item.last_seen,
+        duration_seconds=duration,
+        running_for=running_for,
+    )
+
+
+def running_for_text(seconds: float) -> str:
+    """`1h 2m 5s`, `1m 7s` or `23s` from whole seconds."""
+    total = math.floor(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours > 0:
+        return f"{hours}h {minutes}m {secs}s"
+    if minutes > 0:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def _elapsed_seconds(started_at: str, last_seen: str | None) -> float | None:
+    if last_seen is None:
+        return None
+    try:
+        start = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+        end = datetime.fromisoformat(last_seen.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        return None
+    return float(max(0, math.floor((end - start).total_seconds())))

@@ -1,0 +1,131 @@
+"""`pipelines` / `pipelinesOverview`: the pipeline usage table (§3.2).
+
+Per-model minutes come straight from the upstream's `modelMins` (for every
+pipeline), instead of the original's up-to-30 extra KPI calls (§13 item 14).
+"""
+
+from __future__ import annotations
+
+import re
+
+import strawberry
+
+from app.context import Context
+from app.errors import unavailable_as
+from app.inputs import format_window, timeframe_hours
+from app.inputs import limit as clamp_limit
+from app.types.dashboard import (
+    DashboardJobsByCapabilityRow,
+    DashboardJobsByPipelineRow,
+    PipelineModelMins,
+    PipelineRequests,
+    PipelinesOverview,
+    PipelineUsage,
+)
+from app.upstream import analytics as up
+
+DEFAULT_LIMIT = 5
+DEFAULT_COLOR = "#6366f1"
+PIPELINE_COLORS = {
+    "text-to-image": "#f59e0b",
+    "image-to-image": "#8b5cf6",
+    "image-to-video": "#3b82f6",
+    "upscale": "#84cc16",
+    "audio-to-text": "#06b6d4",
+    "segment-anything-2": "#f97316",
+    "llm": "#a855f7",
+    "image-to-text": "#ec4899",
+    "live-video-to-video": "#10b981",
+    "text-to-speech": "#14b8a6",
+    "openai-chat-completions": "#8b5cf6",
+    "openai-image-generation": "#f59e0b",
+    "openai-text-embeddings": "#3b82f6",
+    "text-to-video": "#ec4899",
+    "text-to-audio": "#14b8a6",
+}
+_WHITESPACE = re.compile(r"\s+")
+
+
+async def pipelines(
+    info: strawberry.Info[Context, None],
+    limit: int | None = None,
+    timeframe: str | None = None,
+) -> list[PipelineUsage] | None:
+    return (await _overview(info.context, limit, timeframe)).streaming
+
+
+async def pipelines_overview(
+    info: strawberry.Info[Context, None],
+    limit: int | None = None,
+    timeframe: str | None = None,
+) -> PipelinesOverview | None:
+    return await _overview(info.context, limit, timeframe)
+
+
+async def _overview(
+    ctx: Context, limit: int | None, timeframe: str | None
+) -> PipelinesOverview:
+    hours = timeframe_hours(timeframe)
+    with unavailable_as("Pipelines data is unavailable"):
+        result = await ctx.analytics.dashboard_pipelines(
+            limit=clamp_limit(limit, DEFAULT_LIMIT),
+            window=format_window(hours),
+            bypass=ctx.bypass_cache,
+        )
+    requests = None
+    if result.by_pipeline is not None and result.by_capability is not None:
+        requests = PipelineRequests(
+            by_pipeline=[_by_pipeline(r) for r in result.by_pipeline],
+            by_capability=[_by_capability(r) for r in result.by_capability],
+        )
+    return PipelinesOverview(
+        streaming=[_usage(row) for row in result.streaming], requests=requests
+    )
+
+
+def pipeline_color(name: str) -> str:
+    return PIPELINE_COLORS.get(
+        _WHITESPACE.sub("-", name.strip().lower()), DEFAULT_COLOR
+    )
+
+
+def _usage(row: up.PipelineUsage) -> PipelineUsage:
+    return PipelineUsage(
+        name=row.name,
+        mins=row.mins,
+        sessions=row.sessions,
+        avg_fps=row.avg_fps,
+        color=pipeline_color(row.name),
+        model_mins=None
+        if not row.model_mins
+        else [
+            PipelineModelMins(
+                model=m.model, mins=m.mins, sessions=m.sessions, avg_fps=m.avg_fps
+            )
+            for m in sorted(row.model_mins, key=lambda m: -m.mins)
+        ],
+    )
+
+
+def _by_pipeline(row: up.JobsByKey) -> DashboardJobsByPipelineRow:
+    s = row.stats
+    return DashboardJobsByPipelineRow(
+        pipeline=row.key,
+        total_jobs=s.total_jobs,
+        selected_jobs=s.selected_jobs,
+        no_orch_jobs=s.no_orch_jobs,
+        success_rate=s.success_rate,
+        avg_duration_ms=s.avg_duration_ms,
+    )
+
+
+def _by_capability(row: up.JobsByKey) -> DashboardJobsByCapabilityRow:
+    s = row.stats
+    return DashboardJobsByCapabilityRow(
+        capability=row.key,
+        total_jobs=s.total_jobs,
+        selected_jobs=s.selected_jobs,
+        no_orch_jobs=s.no_orch_jobs,
+        success_rate=s.success_rate,
+        avg_duration_ms=s.avg_duration_ms,
+    )

@@ -1,0 +1,40 @@
+"""`protocol`: round progress and stake from the subgraph plus the L1 block (§3.5)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import strawberry
+
+from app.context import Context
+from app.errors import UpstreamUnavailable, unavailable_as
+from app.types.dashboard import Protocol
+
+log = logging.getLogger("naap.resolvers.protocol")
+
+
+async def protocol(info: strawberry.Info[Context, None]) -> Protocol | None:
+    ctx = info.context
+    overview_call = ctx.subgraph.protocol_overview(bypass=ctx.bypass_cache)
+    block_call = _current_block(ctx)
+    with unavailable_as("Protocol data is unavailable"):
+        overview, block = await asyncio.gather(overview_call, block_call)
+    progress = 0
+    if overview.initialized and block is not None:
+        progress = block - overview.start_block
+    return Protocol(
+        current_round=overview.current_round,
+        block_progress=max(0, min(progress, overview.round_length)),
+        total_blocks=overview.round_length,
+        total_staked_lpt=overview.total_active_stake,
+    )
+
+
+async def _current_block(ctx: Context) -> int | None:
+    # The L1 block only refines the progress bar; without it progress reads 0.
+    try:
+        return await ctx.l1.block_number(bypass=ctx.bypass_cache)
+    except UpstreamUnavailable as exc:
+        log.warning("L1 block unavailable: %s (kind=%s)", exc, exc.kind)
+        return None

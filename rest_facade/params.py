@@ -1,0 +1,103 @@
+"""Query-string parameters -> GraphQL variables, and the request-dependent cache rules.
+
+Each parser takes the raw first value of its parameter (a repeated parameter uses
+its first value, as `URLSearchParams.get` does) and returns the variable's value,
+or raises BadRequest. The clamps themselves live in `app.inputs`, shared with the
+GraphQL resolvers, so both surfaces agree.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from app import inputs
+from app.cache import DASHBOARD_SUCCESS, DASHBOARD_UNAVAILABLE, CachePolicy
+from app.jsmath import js_round
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """How one query parameter becomes one GraphQL variable."""
+
+    var: str
+    parse: Callable[[str], Any]
+    description: str = ""
+
+
+def timeframe(raw: str) -> str:
+    return str(inputs.timeframe_hours(raw))
+
+
+def period(raw: str) -> str:
+    return f"{inputs.period_hours(raw)}h"
+
+
+def limit(default: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        return inputs.limit(raw, default)
+
+    return parse
+
+
+def identifier(name: str) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        return inputs.identifier(raw, name)
+
+    return parse
+
+
+def days(raw: str) -> int:
+    return inputs.fees_days_param(raw)
+
+
+# --- cache rules --------------------------------------------------------------------
+class DashboardCache:
+    """Appendix A: one hour at the CDN for data, five seconds for a 503."""
+
+    def success(self, query: QueryParams) -> CachePolicy:
+        return DASHBOARD_SUCCESS
+
+    def failure(self, query: QueryParams) -> CachePolicy:
+        return DASHBOARD_UNAVAILABLE
+
+
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
+
+
+def js_number(raw: str | None) -> float | None:
+    """JavaScript `Number(raw)` for a query value; None for absent, empty or NaN."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if _HEX.fullmatch(text):
+        return float(int(text, 16))
+    if _DECIMAL.fullmatch(text):
+        value = float(text)
+        return value if math.isfinite(value) else None
+    return None
+
+
+def poll_seconds(raw: str | None) -> int:
+    """The job feed's max-age follows the client's poll interval (1-90 s)."""
+    poll_ms = js_number(raw)
+    ms = poll_ms if poll_ms is not None and poll_ms >= 1000 else 30000
+    return min(90, max(1, js_round(ms / 1000)))
+
+
+class JobFeedCache:
+    """§3.9: CDN and browser caching match the dashboard's refresh cadence."""
+
+    def success(self, query: QueryParams) -> CachePolicy:
+        poll = poll_seconds(query.get("pollMs"))
+        return CachePolicy.public(poll, poll, min(2 * poll, poll + 3600))
+
+    def failure(self, query: QueryParams) -> CachePolicy:
+        poll = poll_seconds(query.get("pollMs"))
+        return CachePolicy.public(0, min(5, max(2, poll // 2)), 0)

@@ -1,0 +1,122 @@
+"""Shared fixtures: a settings object, the app on the simulator, a client, helpers.
+
+Everything runs through the real ASGI interface (httpx.ASGITransport) and the real
+upstream clients; the simulator answers in process with a fixed, movable clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from app.upstream.simulator import Fault, create_simulator
+from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
+
+from app.main import create_app
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+T0 = datetime(2026, 11, 25, 14, 30, 15, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """A settable clock shared by the app and the simulator."""
+
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_env": "development",
+        "naap_api_server_url": None,
+        "subgraph_url": None,
+        "l1_rpc_url": None,
+        "simulator_seed": 1,
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def simulator(clock: Clock) -> Starlette:
+    return create_simulator(seed=1, clock=clock)
+
+
+@pytest.fixture
+def app(settings: Settings, simulator: Starlette, clock: Clock) -> Starlette:
+    return create_app(settings, simulator=simulator, clock=clock)
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
+        ) as http,
+    ):
+        yield http
+
+
+async def open_client(app: Starlette) -> tuple[LifespanManager, httpx.AsyncClient]:
+    manager = LifespanManager(app)
+    await manager.__aenter__()
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
+    )
+    return manager, http
+
+
+@pytest.fixture
+def faulty_app(
+    settings: Settings, clock: Clock
+) -> Callable[..., tuple[Starlette, Starlette]]:
+    """Build (app, simulator) with the given simulator faults and settings."""
+
+    def build(
+        faults: dict[str, Fault], **overrides: Any
+    ) -> tuple[Starlette, Starlette]:
+        sim = create_simulator(seed=1, clock=clock, faults=faults)
+        merged = settings.model_copy(update=overrides)
+        return create_app(merged, simulator=sim, clock=clock), sim
+
+    return build
+
+
+async def gql(
+    client: httpx.AsyncClient, query: str, **variables: Any
+) -> dict[str, Any]:
+    """POST a document; assert it succeeded; return `data`."""
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables}
+    )
+    body = response.json()
+    assert response.status_code == 200, body
+    assert "errors" not in body, body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
