@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from app.upstream.simulator import Fault, create_simulator
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
+from app.upstream.simulator import Fault, create_simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
