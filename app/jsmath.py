@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-_LEADING_INT = re.compile(r"\s*([+-]?)(\d+)")
+# ASCII digits only: JavaScript does not read fullwidth or other Unicode digits.
+_LEADING_INT = re.compile(r"\s*([+-]?)([0-9]+)")
 # More digits than any clamp needs; also keeps int() clear of Python's 4300-digit
 # limit on str -> int conversion, so a 10 KB query parameter cannot raise.
 _MAX_DIGITS = 12

@@ -122,7 +122,9 @@ def _offers(
     upstream: list[tuple[str, list[str]]], inventory: dict[str, list[str]]
 ) -> list[PipelineModelOffer]:
     grouped: dict[str, list[str]] = {}
-    for pipeline, models in [*upstream, *inventory.items()]:
+    # The inventory's offers come sorted by pipeline (§4.4), after the upstream's.
+    offered = sorted(inventory.items(), key=lambda item: locale_key(item[0]))
+    for pipeline, models in [*upstream, *offered]:
         target = grouped.setdefault(pipeline, [])
         target.extend(m for m in models if m not in target)
     return [

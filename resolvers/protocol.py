@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import strawberry
 
 from app.context import Context
-from app.errors import UpstreamUnavailable, unavailable_as
+from app.errors import unavailable_as
 from app.types.dashboard import Protocol
-
-log = logging.getLogger("naap.resolvers.protocol")
 
 
 async def protocol(info: strawberry.Info[Context, None]) -> Protocol | None:
@@ -32,9 +29,6 @@ async def protocol(info: strawberry.Info[Context, None]) -> Protocol | None:
 
 
 async def _current_block(ctx: Context) -> int | None:
-    # The L1 block only refines the progress bar; without it progress reads 0.
-    try:
-        return await ctx.l1.block_number(bypass=ctx.bypass_cache)
-    except UpstreamUnavailable as exc:
-        log.warning("L1 block unavailable: %s (kind=%s)", exc, exc.kind)
-        return None
+    # The L1 block only refines the progress bar; without it progress reads 0 and
+    # the answer is marked degraded (short CDN lifetime).
+    return await ctx.optional(ctx.l1.block_number(bypass=ctx.bypass_cache), "l1-rpc")

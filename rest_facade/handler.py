@@ -24,6 +24,7 @@ from app.cache import NO_STORE
 from app.context import Context, Services
 from app.errors import AppError, BadRequest
 from rest_facade.envelope import json_response
+from rest_facade.params import first
 from rest_facade.routes import ROUTES, RestRoute
 
 log = logging.getLogger("naap.rest")
@@ -82,7 +83,7 @@ def build_routes(schema: strawberry.Schema, services: Services) -> list[Route]:
 def variables_from_query(row: RestRoute, request: Request) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     for name, param in row.params.items():
-        raw = request.query_params.get(name)  # first value when repeated
+        raw = first(request.query_params, name)  # a repeated parameter: its first
         if raw is None:
             continue
         value = param.parse(raw)
@@ -106,7 +107,7 @@ async def handle(
     document: str,
 ) -> Response:
     query = request.query_params
-    bypass = any(query.get(name) == "1" for name in BYPASS_PARAMS)
+    bypass = any(first(query, name) == "1" for name in BYPASS_PARAMS)
     try:
         variables = variables_from_query(row, request)
     except BadRequest as exc:

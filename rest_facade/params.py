@@ -21,6 +21,12 @@ from app.cache import DASHBOARD_SUCCESS, DASHBOARD_UNAVAILABLE, CachePolicy
 from app.jsmath import js_round
 
 
+def first(query: QueryParams, name: str) -> str | None:
+    """The first value of a parameter (Starlette's `.get` returns the last)."""
+    values = query.getlist(name)
+    return values[0] if values else None
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """How one query parameter becomes one GraphQL variable."""
@@ -67,7 +73,7 @@ class DashboardCache:
         return DASHBOARD_UNAVAILABLE
 
 
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 
 
@@ -95,9 +101,9 @@ class JobFeedCache:
     """§3.9: CDN and browser caching match the dashboard's refresh cadence."""
 
     def success(self, query: QueryParams) -> CachePolicy:
-        poll = poll_seconds(query.get("pollMs"))
+        poll = poll_seconds(first(query, "pollMs"))
         return CachePolicy.public(poll, poll, min(2 * poll, poll + 3600))
 
     def failure(self, query: QueryParams) -> CachePolicy:
-        poll = poll_seconds(query.get("pollMs"))
+        poll = poll_seconds(first(query, "pollMs"))
         return CachePolicy.public(0, min(5, max(2, poll // 2)), 0)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -28,6 +28,7 @@ from app.cache import UpstreamCache
 from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
 
 log = logging.getLogger("naap.upstream")
+T = TypeVar("T")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -83,31 +84,46 @@ class JsonTransport:
     async def get(
         self,
         path: str,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None,
         *,
+        parse: Callable[[Any], T],
         ttl: float,
         bypass: bool = False,
-    ) -> Any:
+    ) -> T:
+        """GET `path`; `parse` turns the JSON body into the typed result.
+
+        Parsing happens inside the cached loader, so only a body that parsed is
+        ever stored: a 200 of the wrong shape (a subgraph `errors` list, a JSON-RPC
+        error object) fails like any other upstream error and is retried next time.
+        """
         query = sorted((params or {}).items())
         key = f"{self.name} GET {path}?" + "&".join(f"{k}={v}" for k, v in query)
 
-        async def load() -> Any:
-            return await self._call("GET", path, params=dict(query))
+        async def load() -> T:
+            return parse(await self._call("GET", path, params=dict(query)))
 
         return await self._fetch(key, ttl, load, bypass)
 
     async def post(
-        self, path: str, payload: Mapping[str, Any], *, ttl: float, bypass: bool = False
-    ) -> Any:
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        parse: Callable[[Any], T],
+        ttl: float,
+        bypass: bool = False,
+    ) -> T:
         body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
         key = f"{self.name} POST {path} {body.decode()}"
 
-        async def load() -> Any:
-            return await self._call("POST", path, content=body)
+        async def load() -> T:
+            return parse(await self._call("POST", path, content=body))
 
         return await self._fetch(key, ttl, load, bypass)
 
-    async def _fetch(self, key: str, ttl: float, load: Any, bypass: bool) -> Any:
+    async def _fetch(
+        self, key: str, ttl: float, load: Callable[[], Awaitable[T]], bypass: bool
+    ) -> T:
         result = await self._cache.fetch(key, ttl, load, bypass=bypass)
         if self.simulated:
             _mark_source("simulator")

@@ -106,6 +106,21 @@ def text_list(row: Mapping[str, Any], key: str, *, optional: bool = False) -> li
     return list(value)
 
 
+def strict_number(value: Any) -> float | None:
+    """JavaScript `Number(value)` where NaN matters: None for anything non-numeric."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    return None
+
+
 def to_number(value: Any) -> float:
     """The original's `toNumber`: numbers and numeric strings; anything else is 0."""
     if isinstance(value, bool):

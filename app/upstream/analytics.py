@@ -6,10 +6,10 @@ Wire shapes: spec §12.3 and the upstream's OpenAPI document.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from app.errors import UpstreamBadPayload
 from app.upstream._http import JsonTransport
@@ -28,6 +28,7 @@ from app.upstream._parse import (
 )
 
 UPSTREAM = "analytics"
+T = TypeVar("T")
 
 
 # --- dashboard/kpi -----------------------------------------------------------------
@@ -230,11 +231,6 @@ class AnalyticsClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _get(
-        self, path: str, params: Mapping[str, str] | None, bypass: bool, ttl: float
-    ) -> Any:
-        return await self._http.get(path, params, ttl=ttl, bypass=bypass)
-
     async def dashboard_kpi(
         self,
         *,
@@ -248,78 +244,127 @@ class AnalyticsClient:
             params["pipeline"] = pipeline
         if model_id:
             params["model_id"] = model_id
-        body = await self._get("dashboard/kpi", params, bypass, self._ttl)
-        return _parse_kpi(expect_object(body, "dashboard/kpi", UPSTREAM))
+        return await self._http.get(
+            "dashboard/kpi", params, parse=_parse_kpi, ttl=self._ttl, bypass=bypass
+        )
 
     async def dashboard_pipelines(
         self, *, limit: int, window: str, bypass: bool = False
     ) -> PipelinesResult:
         params = {"limit": str(limit), "window": window}
-        body = await self._get("dashboard/pipelines", params, bypass, self._ttl)
-        return _parse_pipelines(body)
+        return await self._http.get(
+            "dashboard/pipelines",
+            params,
+            parse=_parse_pipelines,
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def dashboard_orchestrators(
         self, *, window: str, bypass: bool = False
     ) -> list[DashboardOrchestrator]:
-        what = "dashboard/orchestrators"
-        body = await self._get(what, {"window": window}, bypass, self._ttl)
-        return parse_rows(expect_list(body, what, UPSTREAM), _parse_orchestrator, what)
+        return await self._http.get(
+            "dashboard/orchestrators",
+            {"window": window},
+            parse=_list_of(_parse_orchestrator, "dashboard/orchestrators"),
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def dashboard_gpu_capacity(self, *, bypass: bool = False) -> GPUCapacity:
         # The upstream ignores `window` (a fixed 24 h inventory), so none is sent and
         # every timeframe shares one call (spec §13 item 13).
-        what = "dashboard/gpu-capacity"
-        body = await self._get(what, None, bypass, self._ttl)
-        try:
-            return _parse_gpu_capacity(obj(body))
-        except RowError as exc:
-            raise _bad(what, exc) from exc
+        return await self._http.get(
+            "dashboard/gpu-capacity",
+            None,
+            parse=_parse_gpu_capacity,
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def dashboard_pipeline_catalog(
         self, *, bypass: bool = False
     ) -> list[CatalogEntry]:
-        what = "dashboard/pipeline-catalog"
-        body = await self._get(what, None, bypass, self._ttl)
-        return parse_rows(expect_list(body, what, UPSTREAM), _parse_catalog_entry, what)
+        return await self._http.get(
+            "dashboard/pipeline-catalog",
+            None,
+            parse=_list_of(_parse_catalog_entry, "dashboard/pipeline-catalog"),
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def dashboard_pricing(self, *, bypass: bool = False) -> list[PriceRow]:
-        what = "dashboard/pricing"
-        body = await self._get(what, None, bypass, self._ttl)
-        rows = expect_list(body, what, UPSTREAM, null_is_empty=True)
-        return parse_rows(rows, _parse_price_row, what)
+        # Go serialises an empty price list as `null` (spec §13 item 8).
+        return await self._http.get(
+            "dashboard/pricing",
+            None,
+            parse=_list_of(_parse_price_row, "dashboard/pricing", null_is_empty=True),
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def dashboard_job_feed(
         self, *, limit: int = 50, bypass: bool = False
     ) -> list[JobFeedItem]:
-        what = "dashboard/job-feed"
-        body = await self._get(what, {"limit": str(limit)}, bypass, self._job_feed_ttl)
-        return parse_rows(expect_list(body, what, UPSTREAM), _parse_job, what)
+        return await self._http.get(
+            "dashboard/job-feed",
+            {"limit": str(limit)},
+            parse=_list_of(_parse_job, "dashboard/job-feed"),
+            ttl=self._job_feed_ttl,
+            bypass=bypass,
+        )
 
     async def streaming_models(self, *, bypass: bool = False) -> list[ModelInventory]:
-        what = "streaming/models"
-        body = await self._get(what, None, bypass, self._ttl)
-        return parse_rows(expect_list(body, what, UPSTREAM), _parse_model_inv, what)
+        return await self._http.get(
+            "streaming/models",
+            None,
+            parse=_list_of(_parse_model_inv, "streaming/models"),
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def requests_models(self, *, bypass: bool = False) -> list[ModelInventory]:
-        what = "requests/models"
-        body = await self._get(what, None, bypass, self._ttl)
-        return parse_rows(expect_list(body, what, UPSTREAM), _parse_model_inv, what)
+        return await self._http.get(
+            "requests/models",
+            None,
+            parse=_list_of(_parse_model_inv, "requests/models"),
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def streaming_orchestrators(
         self, *, bypass: bool = False
     ) -> list[OrchestratorInventory]:
-        what = "streaming/orchestrators"
-        body = await self._get(what, None, bypass, self._ttl)
-        rows = expect_list(body, what, UPSTREAM)
-        return parse_rows(rows, lambda r: _parse_orch_inv(r, "models"), what)
+        return await self._http.get(
+            "streaming/orchestrators",
+            None,
+            parse=_list_of(_orch_inv("models"), "streaming/orchestrators"),
+            ttl=self._ttl,
+            bypass=bypass,
+        )
 
     async def requests_orchestrators(
         self, *, bypass: bool = False
     ) -> list[OrchestratorInventory]:
-        what = "requests/orchestrators"
-        body = await self._get(what, None, bypass, self._ttl)
-        rows = expect_list(body, what, UPSTREAM)
-        return parse_rows(rows, lambda r: _parse_orch_inv(r, "capabilities"), what)
+        return await self._http.get(
+            "requests/orchestrators",
+            None,
+            parse=_list_of(_orch_inv("capabilities"), "requests/orchestrators"),
+            ttl=self._ttl,
+            bypass=bypass,
+        )
+
+
+def _list_of(
+    parse_row: Callable[[Any], T], what: str, *, null_is_empty: bool = False
+) -> Callable[[Any], list[T]]:
+    """A body parser: a JSON array (strict), each row parsed (tolerant)."""
+
+    def parse(body: Any) -> list[T]:
+        rows = expect_list(body, what, UPSTREAM, null_is_empty=null_is_empty)
+        return parse_rows(rows, parse_row, what)
+
+    return parse
 
 
 def _bad(what: str, exc: Exception) -> UpstreamBadPayload:
@@ -350,8 +395,9 @@ def _stats(row: Mapping[str, Any]) -> JobsStats:
     )
 
 
-def _parse_kpi(body: Mapping[str, Any]) -> KPIResult:
+def _parse_kpi(raw: Any) -> KPIResult:
     what = "dashboard/kpi"
+    body = expect_object(raw, what, UPSTREAM)
     streaming = body.get("streaming")
     # Current upstream: {streaming, requests}; a legacy upstream sent the KPI flat.
     kpi = streaming if isinstance(streaming, Mapping) else body
@@ -468,7 +514,14 @@ def _parse_model_count(key: str) -> Any:
     return parse
 
 
-def _parse_gpu_capacity(body: Mapping[str, Any]) -> GPUCapacity:
+def _parse_gpu_capacity(raw: Any) -> GPUCapacity:
+    try:
+        return _gpu_capacity(obj(raw))
+    except RowError as exc:
+        raise _bad("dashboard/gpu-capacity", exc) from exc
+
+
+def _gpu_capacity(body: Mapping[str, Any]) -> GPUCapacity:
     models = body.get("models") or []
     pipelines = body.get("pipelineGPUs") or []
     if not isinstance(models, list) or not isinstance(pipelines, list):
@@ -635,17 +688,26 @@ def _parse_time(value: Any) -> datetime | None:
             digits = "".join(c for c in rest if c.isdigit())
             zone = rest[len(digits) :]
             value = f"{head}.{digits[:6]}{zone}"
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # A time without an offset is UTC (the upstream only speaks UTC); keeping every
+    # value aware lets the inventories' times be compared.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _parse_orch_inv(row: Any, offers_key: str) -> OrchestratorInventory:
-    row = obj(row)
-    return OrchestratorInventory(
-        address=text(row, "address"),
-        uri=opt_text(row, "uri"),
-        offers=text_list(row, offers_key, optional=True),
-        gpu_count=integer(row, "gpu_count") if row.get("gpu_count") is not None else 0,
-        last_seen=_parse_time(row.get("last_seen")),
-    )
+def _orch_inv(offers_key: str) -> Callable[[Any], OrchestratorInventory]:
+    """streaming/orchestrators lists `models`; requests/orchestrators `capabilities`."""
+
+    def parse(row: Any) -> OrchestratorInventory:
+        row = obj(row)
+        gpu_count = row.get("gpu_count")
+        return OrchestratorInventory(
+            address=text(row, "address"),
+            uri=opt_text(row, "uri"),
+            offers=text_list(row, offers_key, optional=True),
+            gpu_count=0 if gpu_count is None else integer(row, "gpu_count"),
+            last_seen=_parse_time(row.get("last_seen")),
+        )
+
+    return parse

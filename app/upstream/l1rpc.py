@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from app.errors import UpstreamBadPayload
 from app.upstream._http import JsonTransport
@@ -25,17 +26,19 @@ class L1RpcClient:
 
     async def block_number(self, *, bypass: bool = False) -> int:
         payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
-        body = expect_object(
-            await self._http.post("", payload, ttl=self._ttl, bypass=bypass),
-            "eth_blockNumber response",
-            UPSTREAM,
+        return await self._http.post(
+            "", payload, parse=_parse_block_number, ttl=self._ttl, bypass=bypass
         )
-        result = body.get("result")
-        if isinstance(body.get("error"), Mapping) or not isinstance(result, str):
-            raise UpstreamBadPayload("eth_blockNumber: no result", upstream=UPSTREAM)
-        try:
-            return int(result, 16)
-        except ValueError as exc:
-            raise UpstreamBadPayload(
-                "eth_blockNumber: result is not a hex quantity", upstream=UPSTREAM
-            ) from exc
+
+
+def _parse_block_number(raw: Any) -> int:
+    body = expect_object(raw, "eth_blockNumber response", UPSTREAM)
+    result = body.get("result")
+    if isinstance(body.get("error"), Mapping) or not isinstance(result, str):
+        raise UpstreamBadPayload("eth_blockNumber: no result", upstream=UPSTREAM)
+    try:
+        return int(result, 16)
+    except ValueError as exc:
+        raise UpstreamBadPayload(
+            "eth_blockNumber: result is not a hex quantity", upstream=UPSTREAM
+        ) from exc

@@ -8,15 +8,16 @@ BigInt/BigDecimal values arrive as strings and are read with the original's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from app.errors import UpstreamBadPayload
 from app.upstream._http import JsonTransport
-from app.upstream._parse import expect_object, to_number
+from app.upstream._parse import expect_object, strict_number, to_number
 
 UPSTREAM = "subgraph"
+T = TypeVar("T")
 
 PROTOCOL_OVERVIEW = """\
 query ProtocolOverview {
@@ -70,61 +71,81 @@ class SubgraphClient:
         await self._http.aclose()
 
     async def _query(
-        self, document: str, variables: Mapping[str, Any], bypass: bool
-    ) -> Mapping[str, Any]:
+        self,
+        document: str,
+        variables: Mapping[str, Any],
+        parse: Callable[[Mapping[str, Any]], T],
+        bypass: bool,
+    ) -> T:
         payload = {"query": document, "variables": dict(variables)}
-        body = expect_object(
-            await self._http.post("", payload, ttl=self._ttl, bypass=bypass),
-            "subgraph response",
-            UPSTREAM,
+        return await self._http.post(
+            "",
+            payload,
+            parse=lambda body: parse(_data(body)),
+            ttl=self._ttl,
+            bypass=bypass,
         )
-        errors = body.get("errors")
-        if errors:
-            messages = "; ".join(
-                str(e.get("message")) if isinstance(e, Mapping) else str(e)
-                for e in (errors if isinstance(errors, list) else [errors])
-            )
-            raise UpstreamBadPayload(f"subgraph errors: {messages}", upstream=UPSTREAM)
-        return expect_object(body.get("data"), "subgraph data", UPSTREAM)
 
     async def protocol_overview(self, *, bypass: bool = False) -> ProtocolOverview:
-        data = await self._query(PROTOCOL_OVERVIEW, {}, bypass)
-        protocol = data.get("protocol")
-        current = (
-            protocol.get("currentRound") if isinstance(protocol, Mapping) else None
-        )
-        if not isinstance(protocol, Mapping) or not isinstance(current, Mapping):
-            raise UpstreamBadPayload(
-                "subgraph: protocol.currentRound is missing", upstream=UPSTREAM
-            )
-        return ProtocolOverview(
-            current_round=int(to_number(current.get("id"))),
-            start_block=int(to_number(current.get("startBlock"))),
-            initialized=bool(current.get("initialized")),
-            round_length=int(to_number(protocol.get("roundLength"))),
-            total_active_stake=to_number(protocol.get("totalActiveStake")),
-        )
+        return await self._query(PROTOCOL_OVERVIEW, {}, _parse_protocol, bypass)
 
     async def fees_overview(self, *, first: int, bypass: bool = False) -> FeesOverview:
-        data = await self._query(FEES_OVERVIEW, {"first": first}, bypass)
-        days = data.get("days")
-        if not isinstance(days, list):
-            raise UpstreamBadPayload("subgraph: days is not a list", upstream=UPSTREAM)
-        protocol = data.get("protocol")
-        protocol = protocol if isinstance(protocol, Mapping) else {}
-        return FeesOverview(
-            days=[
-                FeeDay(
-                    date=to_number(day.get("date")),
-                    volume_eth=to_number(day.get("volumeETH")),
-                    volume_usd=to_number(day.get("volumeUSD")),
-                )
-                for day in days
-                if isinstance(day, Mapping) and day.get("date") is not None
-            ],
-            total_volume_eth=_optional_number(protocol.get("totalVolumeETH")),
-            total_volume_usd=_optional_number(protocol.get("totalVolumeUSD")),
+        return await self._query(FEES_OVERVIEW, {"first": first}, _parse_fees, bypass)
+
+
+def _data(raw: Any) -> Mapping[str, Any]:
+    """The `data` of a GraphQL response; The Graph reports failures as 200 + errors."""
+    body = expect_object(raw, "subgraph response", UPSTREAM)
+    errors = body.get("errors")
+    if errors:
+        messages = "; ".join(
+            str(e.get("message")) if isinstance(e, Mapping) else str(e)
+            for e in (errors if isinstance(errors, list) else [errors])
         )
+        raise UpstreamBadPayload(f"subgraph errors: {messages}", upstream=UPSTREAM)
+    return expect_object(body.get("data"), "subgraph data", UPSTREAM)
+
+
+def _parse_protocol(data: Mapping[str, Any]) -> ProtocolOverview:
+    protocol = data.get("protocol")
+    current = protocol.get("currentRound") if isinstance(protocol, Mapping) else None
+    if not isinstance(protocol, Mapping) or not isinstance(current, Mapping):
+        raise UpstreamBadPayload(
+            "subgraph: protocol.currentRound is missing", upstream=UPSTREAM
+        )
+    return ProtocolOverview(
+        current_round=int(to_number(current.get("id"))),
+        start_block=int(to_number(current.get("startBlock"))),
+        initialized=bool(current.get("initialized")),
+        round_length=int(to_number(protocol.get("roundLength"))),
+        total_active_stake=to_number(protocol.get("totalActiveStake")),
+    )
+
+
+def _parse_fees(data: Mapping[str, Any]) -> FeesOverview:
+    days = data.get("days")
+    if not isinstance(days, list):
+        raise UpstreamBadPayload("subgraph: days is not a list", upstream=UPSTREAM)
+    protocol = data.get("protocol")
+    protocol = protocol if isinstance(protocol, Mapping) else {}
+    parsed: list[FeeDay] = []
+    for day in days:
+        # A day whose date is not a number is dropped, never read as 1970.
+        date = strict_number(day.get("date")) if isinstance(day, Mapping) else None
+        if date is None or not isinstance(day, Mapping):
+            continue
+        parsed.append(
+            FeeDay(
+                date=date,
+                volume_eth=to_number(day.get("volumeETH")),
+                volume_usd=to_number(day.get("volumeUSD")),
+            )
+        )
+    return FeesOverview(
+        days=parsed,
+        total_volume_eth=_optional_number(protocol.get("totalVolumeETH")),
+        total_volume_usd=_optional_number(protocol.get("totalVolumeUSD")),
+    )
 
 
 def _optional_number(value: Any) -> float | None:
