@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 import strawberry
@@ -67,13 +68,8 @@ def _buckets(buckets: list[up.HourlyBucket] | None) -> list[HourlyBucket] | None
 
 
 def _stats(stats: up.JobsStats) -> DashboardJobsStats:
-    return DashboardJobsStats(
-        total_jobs=stats.total_jobs,
-        selected_jobs=stats.selected_jobs,
-        no_orch_jobs=stats.no_orch_jobs,
-        success_rate=stats.success_rate,
-        avg_duration_ms=stats.avg_duration_ms,
-    )
+    # The upstream dataclass and the GraphQL type share their field names.
+    return DashboardJobsStats(**asdict(stats))
 
 
 def _overview(overview: up.JobsOverview) -> DashboardJobsOverview:

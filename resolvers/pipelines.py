@@ -7,6 +7,7 @@ pipeline), instead of the original's up-to-30 extra KPI calls (§13 item 14).
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 
 import strawberry
 
@@ -108,24 +109,8 @@ def _usage(row: up.PipelineUsage) -> PipelineUsage:
 
 
 def _by_pipeline(row: up.JobsByKey) -> DashboardJobsByPipelineRow:
-    s = row.stats
-    return DashboardJobsByPipelineRow(
-        pipeline=row.key,
-        total_jobs=s.total_jobs,
-        selected_jobs=s.selected_jobs,
-        no_orch_jobs=s.no_orch_jobs,
-        success_rate=s.success_rate,
-        avg_duration_ms=s.avg_duration_ms,
-    )
+    return DashboardJobsByPipelineRow(pipeline=row.key, **asdict(row.stats))
 
 
 def _by_capability(row: up.JobsByKey) -> DashboardJobsByCapabilityRow:
-    s = row.stats
-    return DashboardJobsByCapabilityRow(
-        capability=row.key,
-        total_jobs=s.total_jobs,
-        selected_jobs=s.selected_jobs,
-        no_orch_jobs=s.no_orch_jobs,
-        success_rate=s.success_rate,
-        avg_duration_ms=s.avg_duration_ms,
-    )
+    return DashboardJobsByCapabilityRow(capability=row.key, **asdict(row.stats))

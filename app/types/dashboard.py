@@ -109,24 +109,14 @@ class PipelineUsage:
     model_mins: list[PipelineModelMins] | None
 
 
-@strawberry.type
-class DashboardJobsByPipelineRow:
+@strawberry.type(description="Job totals of one AI-batch pipeline.")
+class DashboardJobsByPipelineRow(DashboardJobsStats):
     pipeline: str
-    total_jobs: int = strawberry.field(name="total_jobs")
-    selected_jobs: int = strawberry.field(name="selected_jobs")
-    no_orch_jobs: int = strawberry.field(name="no_orch_jobs")
-    success_rate: float = strawberry.field(name="success_rate")
-    avg_duration_ms: float = strawberry.field(name="avg_duration_ms")
 
 
-@strawberry.type
-class DashboardJobsByCapabilityRow:
+@strawberry.type(description="Job totals of one BYOC capability.")
+class DashboardJobsByCapabilityRow(DashboardJobsStats):
     capability: str
-    total_jobs: int = strawberry.field(name="total_jobs")
-    selected_jobs: int = strawberry.field(name="selected_jobs")
-    no_orch_jobs: int = strawberry.field(name="no_orch_jobs")
-    success_rate: float = strawberry.field(name="success_rate")
-    avg_duration_ms: float = strawberry.field(name="avg_duration_ms")
 
 
 @strawberry.type

@@ -50,6 +50,21 @@ def _mark_source(source: str) -> None:
         sources.add(source)
 
 
+class UpstreamClient:
+    """What the three clients share: their transport, TTL and lifecycle."""
+
+    def __init__(self, http: JsonTransport, *, ttl: float) -> None:
+        self._http = http
+        self._ttl = ttl
+
+    @property
+    def simulated(self) -> bool:
+        return self._http.simulated
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
 class JsonTransport:
     def __init__(
         self,

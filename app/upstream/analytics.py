@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from app.errors import UpstreamBadPayload
-from app.upstream._http import JsonTransport
+from app.upstream._http import JsonTransport, UpstreamClient
 from app.upstream._parse import (
     RowError,
     expect_list,
@@ -216,20 +216,12 @@ class OrchestratorInventory:
     last_seen: datetime | None
 
 
-class AnalyticsClient:
+class AnalyticsClient(UpstreamClient):
     """`GET {NAAP_API_SERVER_URL}/<path>`; any method may raise UpstreamUnavailable."""
 
     def __init__(self, http: JsonTransport, *, ttl: float, job_feed_ttl: float) -> None:
-        self._http = http
-        self._ttl = ttl
+        super().__init__(http, ttl=ttl)
         self._job_feed_ttl = job_feed_ttl
-
-    @property
-    def simulated(self) -> bool:
-        return self._http.simulated
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def dashboard_kpi(
         self,

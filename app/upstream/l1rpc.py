@@ -6,24 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.errors import UpstreamBadPayload
-from app.upstream._http import JsonTransport
+from app.upstream._http import UpstreamClient
 from app.upstream._parse import expect_object
 
 UPSTREAM = "l1-rpc"
 
 
-class L1RpcClient:
-    def __init__(self, http: JsonTransport, *, ttl: float) -> None:
-        self._http = http
-        self._ttl = ttl
-
-    @property
-    def simulated(self) -> bool:
-        return self._http.simulated
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
+class L1RpcClient(UpstreamClient):
     async def block_number(self, *, bypass: bool = False) -> int:
         payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
         return await self._http.post(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from app.errors import UpstreamBadPayload
-from app.upstream._http import JsonTransport
+from app.upstream._http import UpstreamClient
 from app.upstream._parse import expect_object, strict_number, to_number
 
 UPSTREAM = "subgraph"
@@ -58,18 +58,7 @@ class FeesOverview:
     total_volume_usd: float | None
 
 
-class SubgraphClient:
-    def __init__(self, http: JsonTransport, *, ttl: float) -> None:
-        self._http = http
-        self._ttl = ttl
-
-    @property
-    def simulated(self) -> bool:
-        return self._http.simulated
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
+class SubgraphClient(UpstreamClient):
     async def _query(
         self,
         document: str,
