@@ -10,7 +10,7 @@ WORKERS ?= 1
 SIM_PORT ?= 8100
 
 .DEFAULT_GOAL := help
-.PHONY: help install run sim test lint fmt schema schema-check lock clean
+.PHONY: help install migrate run sim test lint fmt schema schema-check lock clean
 
 help:
 	@echo "make run      serve the API on http://$(HOST):$(PORT) (simulated upstreams unless URLs are set)"
@@ -32,10 +32,21 @@ var/graphiql/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
 
 install: $(VENV)/.installed var/graphiql/manifest.json
 
-run: install
+# Schema to head and seed data, once, before the (possibly several) workers start.
+migrate: install
+	$(BIN)/python scripts/migrate.py
+
+run: install migrate
 	@echo "naap-api on http://$(HOST):$(PORT)  (GraphiQL: http://$(HOST):$(PORT)/graphql)"
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/uvicorn app.main:create_app --factory \
 		--host $(HOST) --port $(PORT) --workers $(WORKERS) --no-server-header
+
+# make token SUB=user-1 [ROLES=usage:write] [TTL=86400]: a development token
+# (HS256, JWT_SECRET) on stdout, alone: TOKEN=$(make -s token SUB=user-1)
+.PHONY: token
+token: install
+	@$(BIN)/python scripts/make_token.py --sub "$(or $(SUB),dev-user)" \
+		--roles "$(ROLES)" --ttl "$(or $(TTL),86400)"
 
 sim: install
 	$(BIN)/python -m app.upstream.simulator --host $(HOST) --port $(SIM_PORT)

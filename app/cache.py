@@ -122,3 +122,4 @@ DASHBOARD_SUCCESS = CachePolicy.public(60, 3600, 7200)
 # 503s: a CDN may hold them briefly so an outage does not stampede the origin.
 DASHBOARD_UNAVAILABLE = CachePolicy.public(0, 5, 0)
 NO_STORE = CachePolicy("no-store")
+PRIVATE_NO_STORE = CachePolicy("private, no-store")

@@ -6,13 +6,29 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from starlette.requests import HTTPConnection
+
+from app.auth import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    MISSING_TOKEN_MESSAGE,
+    Credentials,
+    Principal,
+    TokenVerifier,
+    credentials_from,
+    csrf_matches,
+)
 from app.cache import UpstreamCache
-from app.errors import UpstreamUnavailable
+from app.crypto import SecretBox
+from app.db import Database
+from app.errors import Forbidden, Unauthenticated, UpstreamUnavailable
+from app.ratelimit import FixedWindowLimiter
 from app.settings import Settings
 from app.upstream.analytics import AnalyticsClient
 from app.upstream.l1rpc import L1RpcClient
+from app.upstream.oauth import OAuthClient
 from app.upstream.subgraph import SubgraphClient
 
 T = TypeVar("T")
@@ -29,6 +45,12 @@ class Services:
     l1: L1RpcClient
     now: Callable[[], datetime]
     cache: UpstreamCache
+    db: Database
+    verifier: TokenVerifier
+    oauth: OAuthClient
+    box: SecretBox
+    login_limiter: FixedWindowLimiter
+    simulator: Any = None  # the in-process simulator app, when one is in use
 
 
 @dataclass(slots=True)
@@ -40,6 +62,48 @@ class Context:
     # Optional inputs that failed during this request. A response built without
     # them is served, but must not be cached as if it were complete.
     degraded: list[str] = field(default_factory=list)
+    # Who is asking: read from the request, verified only when a field needs it.
+    credentials: Credentials | None = None
+    csrf_header: str | None = None
+    csrf_cookie: str | None = None
+    _principal: Principal | None = None
+
+    @classmethod
+    def for_request(
+        cls, services: Services, conn: HTTPConnection, *, bypass_cache: bool = False
+    ) -> Context:
+        return cls(
+            services=services,
+            bypass_cache=bypass_cache,
+            credentials=credentials_from(conn.headers, conn.cookies),
+            csrf_header=conn.headers.get(CSRF_HEADER),
+            csrf_cookie=conn.cookies.get(CSRF_COOKIE),
+        )
+
+    async def user(self, *, write: bool = False) -> Principal:
+        """The verified caller. `write=True` for state changes: a cookie-authenticated
+        request must then carry the CSRF token (double submit); bearer tokens need
+        none, since a browser never attaches them on its own.
+
+        Order as in spec §8: no token -> 401, CSRF -> 403, bad token -> 401.
+        """
+        if self.credentials is None:
+            raise Unauthenticated(MISSING_TOKEN_MESSAGE)
+        if (
+            write
+            and self.credentials.from_cookie
+            and not csrf_matches(self.csrf_header, self.csrf_cookie)
+        ):
+            raise Forbidden("Invalid CSRF token")
+        if self._principal is None:
+            self._principal = await self.services.verifier.verify(
+                self.credentials.token
+            )
+        return self._principal
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
 
     @property
     def settings(self) -> Settings:

@@ -76,6 +76,14 @@ class RateLimited(AppError):
     status = 429
     default_message = "Too many requests"
 
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "retryAfter": self.retry_after}
+
 
 class UpstreamUnavailable(AppError):
     code = "SERVICE_UNAVAILABLE"

@@ -22,7 +22,6 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -30,18 +29,24 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from app.auth import TokenVerifier
 from app.cache import UpstreamCache
 from app.context import Context, Services
+from app.crypto import SecretBox
+from app.db import Database
 from app.graphiql import graphiql_html, missing_assets
+from app.ratelimit import FixedWindowLimiter
 from app.schema import build_schema
-from app.settings import Settings, load_settings
+from app.settings import OAuthProvider, Settings, load_settings
 from app.upstream._http import JsonTransport, track_data_sources
 from app.upstream.analytics import AnalyticsClient
 from app.upstream.l1rpc import L1RpcClient
-from app.upstream.simulator import create_simulator
+from app.upstream.oauth import OAuthClient, ProviderEndpoints
+from app.upstream.simulator import DEFAULT_OAUTH_CLIENTS, create_simulator
 from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
+from rest_facade.pages import plain_routes
 
 log = logging.getLogger("naap")
 
@@ -49,6 +54,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GRAPHIQL_ASSETS = ROOT / "var" / "graphiql"
 GRAPHIQL_ASSETS_PATH = "/graphql/assets/"
 SIMULATOR_BASE = "http://simulator"
+SIMULATOR_MOUNT = "/_sim"
+# The catalog's providers; each needs OAuth endpoints (settings, or the simulator).
+SEEDED_PROVIDERS = ("daydream", "pymthouse")
 
 DEFAULT_QUERY = """\
 # The Network Overview in one request. Try changing timeframe, or Ctrl+Space.
@@ -107,17 +115,20 @@ def build_services(
     sim_app = simulator
     transports = dict(transports or {})
 
+    def simulator_app() -> ASGIApp:
+        nonlocal sim_app
+        if sim_app is None:
+            sim_app = create_simulator(seed=settings.simulator_seed, clock=now)
+        return sim_app
+
     def http(
         name: str, url: str | None, sim_path: str, timeout: float
     ) -> JsonTransport:
-        nonlocal sim_app
         transport = transports.get(name)
         simulated = url is None
         if url is None:
-            if sim_app is None:
-                sim_app = create_simulator(seed=settings.simulator_seed, clock=now)
             url = SIMULATOR_BASE + sim_path
-            transport = transport or httpx.ASGITransport(app=sim_app)
+            transport = transport or httpx.ASGITransport(app=simulator_app())
         return JsonTransport(
             name=name,
             base_url=url,
@@ -156,7 +167,48 @@ def build_services(
         ),
         now=now,
         cache=cache,
+        db=Database(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms),
+        verifier=TokenVerifier(settings, transport=transports.get("jwks")),
+        oauth=OAuthClient(
+            _oauth_providers(settings),
+            transport=transports.get("oauth"),
+            simulator_transport=transports.get("oauth")
+            or httpx.ASGITransport(app=simulator_app()),
+        ),
+        box=SecretBox(settings.app_secret),
+        login_limiter=FixedWindowLimiter(limit=5, window_seconds=60),
+        simulator=sim_app,
     )
+
+
+def _oauth_providers(settings: Settings) -> dict[str, ProviderEndpoints]:
+    """Configured providers; in development the simulator stands in for the rest.
+
+    The simulated provider's authorize page is served under /_sim on this server
+    (a browser must reach it); its token endpoint is reached in process.
+    """
+    providers = {
+        slug: ProviderEndpoints(config, simulated=False)
+        for slug, config in settings.oauth_providers.items()
+    }
+    if settings.app_env != "development":
+        return providers
+    base = settings.public_base_url.rstrip("/")
+    for slug in SEEDED_PROVIDERS:
+        if slug in providers or slug not in DEFAULT_OAUTH_CLIENTS:
+            continue
+        client_id, client_secret = DEFAULT_OAUTH_CLIENTS[slug]
+        providers[slug] = ProviderEndpoints(
+            OAuthProvider(
+                authorize_url=f"{base}{SIMULATOR_MOUNT}/oauth/{slug}/authorize",
+                token_url=f"{SIMULATOR_BASE}/oauth/{slug}/token",
+                client_id=client_id,
+                client_secret=client_secret,
+                redirect_uri=f"{base}/api/v1/auth/providers/{slug}/callback",
+            ),
+            simulated=True,
+        )
+    return providers
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -168,7 +220,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self._services = services
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(services=self._services)
+        return Context.for_request(self._services, request)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         missing = missing_assets(GRAPHIQL_ASSETS)
@@ -220,6 +272,79 @@ class RequestHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class CorsMiddleware:
+    """CORS by route family (issue #3).
+
+    Public data (dashboard, catalogs, /graphql, /healthz) may be read from any
+    origin, without credentials: `Access-Control-Allow-Origin: *`. Cookies are
+    only ever sent cross-origin by the origins in `CORS_ORIGINS`, which get their
+    origin echoed with `Allow-Credentials: true` on every route. Other origins get
+    no CORS headers on authenticated routes, so browsers withhold the response.
+    """
+
+    PUBLIC_PREFIXES = (
+        "/api/v1/dashboard/",
+        "/api/v1/billing-providers",
+        "/api/v1/developer/network-models",
+        "/graphql",
+        "/healthz",
+    )
+
+    def __init__(self, app: ASGIApp, *, allowed_origins: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed_origins)
+
+    def _headers(self, origin: str, path: str) -> list[tuple[bytes, bytes]]:
+        if origin in self.allowed:
+            return [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-credentials", b"true"),
+                (b"vary", b"Origin"),
+            ]
+        if path.startswith(self.PUBLIC_PREFIXES):
+            return [(b"access-control-allow-origin", b"*")]
+        return []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not origin:
+            await self.app(scope, receive, send)
+            return
+        cors = self._headers(origin, scope["path"])
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+            preflight = Response(status_code=200 if cors else 403)
+            for name, value in cors:
+                preflight.headers[name.decode()] = value.decode("latin-1")
+            if cors:
+                preflight.headers["access-control-allow-methods"] = (
+                    "GET, POST, DELETE, OPTIONS"
+                )
+                preflight.headers["access-control-allow-headers"] = ", ".join(
+                    CORS_HEADERS
+                )
+                preflight.headers["access-control-max-age"] = "86400"
+            await preflight(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start" and cors:
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *cors,
+                    (
+                        b"access-control-expose-headers",
+                        b"X-Request-ID, X-Data-Source, X-Cache",
+                    ),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
@@ -230,16 +355,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         exc.status_code,
         dict(exc.headers or {}),
     )
-
-
-def _plain_routes(services: Services) -> list[BaseRoute]:
-    async def healthz(request: Request) -> Response:
-        return json_response(
-            {"status": "ok", "simulated": list(services.settings.simulated_upstreams)},
-            headers={"cache-control": "no-store"},
-        )
-
-    return [Route("/healthz", healthz, methods=["GET"])]
 
 
 def create_app(
@@ -269,32 +384,37 @@ def create_app(
         try:
             yield
         finally:
-            for client in (services.analytics, services.subgraph, services.l1):
+            for client in (
+                services.analytics,
+                services.subgraph,
+                services.l1,
+                services.verifier,
+                services.oauth,
+                services.db,
+            ):
                 await client.aclose()
 
     routes: list[BaseRoute] = [
         *build_routes(schema, services),
-        *_plain_routes(services),
+        *plain_routes(services),
         Mount(
             GRAPHIQL_ASSETS_PATH.rstrip("/"),
             StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False),
         ),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
     ]
+    if services.simulator is not None and any(
+        e.simulated for e in services.oauth.providers.values()
+    ):
+        # Development: the simulated provider's authorize page, for real browsers.
+        routes.append(Mount(SIMULATOR_MOUNT, app=services.simulator))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
         middleware=[
             Middleware(RequestHeadersMiddleware),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=["*"],
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=CORS_HEADERS,
-                expose_headers=["X-Request-ID", "X-Data-Source", "X-Cache"],
-                max_age=86400,
-            ),
+            Middleware(CorsMiddleware, allowed_origins=settings.cors_origins),
         ],
     )
     app.state.services = services

@@ -9,19 +9,26 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
 
 # Imported as modules under the package name: the Query fields below are named
 # like the modules and would shadow them inside the class body.
+import resolvers.ai_models
+import resolvers.billing
 import resolvers.catalog
 import resolvers.fees
 import resolvers.gpu
 import resolvers.jobs
+import resolvers.keys
 import resolvers.kpi
 import resolvers.network_models
+import resolvers.oauth
 import resolvers.orchestrators
 import resolvers.pipelines
 import resolvers.pricing
+import resolvers.projects
 import resolvers.protocol
+import resolvers.usage
 from app.errors import AppError
 from app.settings import Settings
 from app.types.dashboard import (
@@ -36,6 +43,21 @@ from app.types.dashboard import (
     PipelinesOverview,
     PipelineUsage,
     Protocol,
+)
+from app.types.developer import (
+    AIModel,
+    AIModelList,
+    ApiKey,
+    ApiKeyPage,
+    BillingProviderType,
+    CreateApiKeyPayload,
+    CreateProjectPayload,
+    Project,
+    ProviderLoginResult,
+    ProviderLoginStart,
+    RevokeApiKeyPayload,
+    Usage,
+    UsageRecord,
 )
 
 
@@ -81,7 +103,49 @@ class Query:
         description="Live streams, most recently active first.",
     )
     network_models: NetworkModels | None = strawberry.field(
-        resolver=resolvers.network_models.network_models
+        resolver=resolvers.network_models.network_models,
+        description="Pipeline/model pairs with capacity and prices. Public.",
+    )
+
+    # --- Developer API ------------------------------------------------------------
+    billing_providers: list[BillingProviderType] = strawberry.field(
+        resolver=resolvers.billing.billing_providers,
+        description="Enabled billing providers. Public.",
+    )
+    api_keys: ApiKeyPage = strawberry.field(
+        resolver=resolvers.keys.api_keys,
+        description="Your keys, newest first (`page` from 1, `pageSize` 1-100).",
+    )
+    api_key: ApiKey = strawberry.field(resolver=resolvers.keys.api_key)
+    projects: list[Project] = strawberry.field(resolver=resolvers.projects.projects)
+    models: AIModelList = strawberry.field(resolver=resolvers.ai_models.models)
+    model: AIModel = strawberry.field(resolver=resolvers.ai_models.model)
+    usage: Usage = strawberry.field(resolver=resolvers.usage.usage)
+    provider_login_result: ProviderLoginResult = strawberry.field(
+        resolver=resolvers.oauth.provider_login_result,
+        description="Poll a provider login; `complete` returns the key once.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    create_api_key: CreateApiKeyPayload = strawberry.field(
+        resolver=resolvers.keys.create_api_key,
+        description="Register a provider-issued key; the raw key is returned once.",
+    )
+    revoke_api_key: RevokeApiKeyPayload = strawberry.field(
+        resolver=resolvers.keys.revoke_api_key
+    )
+    create_project: CreateProjectPayload = strawberry.field(
+        resolver=resolvers.projects.create_project
+    )
+    start_provider_login: ProviderLoginStart = strawberry.field(
+        resolver=resolvers.oauth.start_provider_login,
+        description="Begin a billing provider's OAuth login (open `auth_url`).",
+    )
+    record_usage: UsageRecord = strawberry.field(
+        resolver=resolvers.usage.record_usage,
+        description="Write a usage row (metering service; needs role usage:write).",
     )
 
 
@@ -103,10 +167,23 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, AppError | GraphQLError)
 
 
+class Schema(strawberry.Schema):
+    """Logs unexpected errors only: a 401 or a 404 is an answer, not an incident."""
+
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: ExecutionContext | None = None,
+    ) -> None:
+        unexpected = [e for e in errors if not isinstance(e.original_error, AppError)]
+        super().process_errors(unexpected, execution_context)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     del settings  # limits from settings arrive with the hardening work
-    return strawberry.Schema(
+    return Schema(
         query=Query,
+        mutation=Mutation,
         extensions=[
             # Factories, as Strawberry expects; the two caches live at module level.
             lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),

@@ -8,10 +8,27 @@ without all three, so simulated data can never reach real users by accident.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Development defaults. APP_ENV=production refuses to start while any is in use.
+DEV_JWT_SECRET = "naap-dev-jwt-secret-do-not-use-in-production"  # noqa: S105
+DEV_APP_SECRET = "naap-dev-app-secret-do-not-use-in-production"  # noqa: S105
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/naap.db"
+
+
+class OAuthProvider(BaseModel):
+    """One billing provider's OAuth 2.0 endpoints (authorization code + PKCE)."""
+
+    model_config = {"frozen": True}
+
+    authorize_url: str
+    token_url: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
 
 
 class SettingsError(RuntimeError):
@@ -47,6 +64,26 @@ class Settings(BaseSettings):
     eth_usd_price: float = 3000.0
     graphiql: bool = True
 
+    # Developer API: database, authentication, browser access.
+    database_url: str = DEFAULT_DATABASE_URL
+    db_busy_timeout_ms: int = Field(default=5000, ge=0)
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway: int = Field(default=60, ge=0, le=600)
+    # Origins allowed to call authenticated routes from a browser, with cookies.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Encrypts provider keys held between the OAuth callback and the user's read.
+    app_secret: str = DEV_APP_SECRET
+    # This server's own public origin: the default OAuth redirect URIs hang off it.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # slug -> endpoints, as JSON. Unset in development: the simulator's provider.
+    oauth_providers: dict[str, OAuthProvider] = Field(default_factory=dict)
+    oauth_session_ttl: int = Field(default=600, ge=60, le=3600)
+
     @field_validator("naap_api_server_url", "subgraph_url", "l1_rpc_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -55,6 +92,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.strip().rstrip("/")
             return value or None
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return value
 
     @field_validator("eth_usd_price")
@@ -84,6 +128,21 @@ class Settings(BaseSettings):
                 "APP_ENV=production needs real upstreams; set "
                 + ", ".join(missing)
                 + " (the built-in simulator serves development only)"
+            )
+        if self.jwt_algorithm == "HS256" and self.jwt_secret == DEV_JWT_SECRET:
+            raise SettingsError(
+                "APP_ENV=production needs JWT_SECRET (the development secret is public)"
+            )
+        if self.jwt_algorithm != "HS256" and not (
+            self.jwt_public_key or self.jwt_jwks_url
+        ):
+            raise SettingsError(
+                f"JWT_ALGORITHM={self.jwt_algorithm} needs JWT_PUBLIC_KEY "
+                "or JWT_JWKS_URL"
+            )
+        if self.app_secret == DEV_APP_SECRET:
+            raise SettingsError(
+                "APP_ENV=production needs APP_SECRET (the development secret is public)"
             )
 
 

@@ -16,9 +16,11 @@ MAX_LIMIT = 200
 
 
 async def network_models(
-    info: strawberry.Info[Context, None], limit: int | None = None
+    info: strawberry.Info[Context, None],
+    limit: int | None = None,
+    all: bool = False,
 ) -> NetworkModels | None:
-    """`limit`: absent or < 1 -> 50; otherwise at most 200."""
+    """`limit`: absent or < 1 -> 50; otherwise at most 200. `all: true` lists all."""
     ctx = info.context
     bypass = ctx.bypass_cache
     streaming, requests, prices = await asyncio.gather(
@@ -30,6 +32,8 @@ async def network_models(
         raise UpstreamUnavailable("Network models data is unavailable")
     rows = merge_network_models(streaming or [], requests or [], prices or [])
     count = DEFAULT_LIMIT if limit is None or limit < 1 else min(limit, MAX_LIMIT)
+    if all:
+        count = len(rows)
     shown = [
         NetworkModel(
             pipeline=m.pipeline,

@@ -1,46 +1,69 @@
-"""The one generic REST handler: query string -> variables -> operation -> envelope.
+"""The one generic REST handler: request -> variables -> operation -> envelope.
 
 Every row of `ROUTES` is served by `handle`, executing its named operation in
 process against the same schema the `/graphql` endpoint serves, so the two
-surfaces return the same data by construction. Operations are parsed and validated
-against the schema once, at startup (`load_operations`): a typo fails startup and
-`make test`, not a request.
+surfaces return the same data by construction. Operations are parsed and
+validated against the schema once, at startup (`prepare`): a typo fails startup
+and `make test`, not a request.
+
+Variables come from the path (`{id}` -> `$id`), the query string (the row's
+`params`) and, for rows with `body`, the JSON body, checked against the
+variable's GraphQL input type first so that a wrong field is a 400 naming it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 import strawberry
-from graphql import GraphQLError, parse, validate
+from graphql import (
+    GraphQLError,
+    GraphQLInputType,
+    OperationDefinitionNode,
+    is_input_type,
+    parse,
+    type_from_ast,
+    validate,
+)
+from graphql.utilities import validate_input_value
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.cache import NO_STORE
 from app.context import Context, Services
-from app.errors import AppError, BadRequest
+from app.errors import AppError, BadRequest, RateLimited
 from rest_facade.envelope import json_response
-from rest_facade.params import first
+from rest_facade.params import Variables, first
 from rest_facade.routes import ROUTES, RestRoute
 
 log = logging.getLogger("naap.rest")
 
 OPERATIONS_DIR = Path(__file__).parent / "operations"
 BYPASS_PARAMS = ("refresh", "nocache")
+MAX_JSON_BODY = 64 * 1024
 
 
 class OperationError(RuntimeError):
     """An operation file is missing or does not validate against the schema."""
 
 
-def load_operations(
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    row: RestRoute
+    document: str
+    body_type: GraphQLInputType | None
+
+
+def prepare(
     schema: strawberry.Schema, rows: tuple[RestRoute, ...] = ROUTES
-) -> dict[str, str]:
-    documents: dict[str, str] = {}
+) -> list[Prepared]:
+    prepared: list[Prepared] = []
     for row in rows:
         path = OPERATIONS_DIR / f"{row.operation}.graphql"
         try:
@@ -54,83 +77,163 @@ def load_operations(
         errors = validate(schema._schema, document)
         if errors:
             raise OperationError(f"{path.name}: {errors[0].message}")
-        names = [getattr(d, "name", None) for d in document.definitions]
-        if row.operation not in {n.value for n in names if n is not None}:
+        operations = {
+            d.name.value: d
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode) and d.name is not None
+        }
+        operation = operations.get(row.operation)
+        if operation is None:
             raise OperationError(f"{path.name} does not define {row.operation}")
-        documents[row.operation] = source
-    return documents
+        body_type = None
+        if row.body is not None:
+            definitions = {
+                v.variable.name.value: v for v in operation.variable_definitions or ()
+            }
+            if row.body not in definitions:
+                raise OperationError(f"{path.name} has no ${row.body} for the body")
+            found = type_from_ast(schema._schema, definitions[row.body].type)
+            if not is_input_type(found):
+                raise OperationError(f"{path.name}: ${row.body} is not an input")
+            body_type = found
+        prepared.append(Prepared(row, source, body_type))
+    return prepared
+
+
+def load_operations(schema: strawberry.Schema) -> dict[str, str]:
+    """Operation name -> document text, for every row (tests use it)."""
+    return {p.row.operation: p.document for p in prepare(schema)}
 
 
 def build_routes(schema: strawberry.Schema, services: Services) -> list[Route]:
-    documents = load_operations(schema)
     return [
         Route(
-            row.path,
-            partial(
-                handle,
-                row=row,
-                schema=schema,
-                services=services,
-                document=documents[row.operation],
-            ),
-            methods=list(row.methods),
-            name=row.operation,
+            p.row.path,
+            partial(handle, prepared=p, schema=schema, services=services),
+            methods=list(p.row.methods),
+            name=p.row.operation,
         )
-        for row in ROUTES
+        for p in prepare(schema)
     ]
 
 
 def variables_from_query(row: RestRoute, request: Request) -> dict[str, Any]:
-    variables: dict[str, Any] = {}
+    variables: dict[str, Any] = dict(request.path_params)
     for name, param in row.params.items():
         raw = first(request.query_params, name)  # a repeated parameter: its first
         if raw is None:
             continue
         value = param.parse(raw)
-        if value is not None:
+        if isinstance(value, Variables):
+            variables.update(value)
+        elif value is not None:
             variables[param.var] = value
     return variables
 
 
-def pick(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        data = None if data is None else data.get(part)
-    return data
+_REQUIRED_FIELD = re.compile(r"include required field '([^']+)'")
+_UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'")
+_NULL = re.compile(r"non-null type '[^']+' (to be provided|not to be None)")
+_WRONG_TYPE = re.compile(r"Expected value of type '\[?([A-Za-z]+)")
+_TYPE_WORDS = {
+    "String": "string",
+    "Int": "integer",
+    "Float": "number",
+    "Boolean": "boolean",
+    "ID": "string",
+}
+
+
+def _problem(message: str, path: list[str | int]) -> str:
+    """graphql-core's validation message, said in the body's own terms."""
+    field = ".".join(str(p) for p in path) or "body"
+    if match := _REQUIRED_FIELD.search(message):
+        name = ".".join([*map(str, path), match.group(1)])
+        return f"{name} is required"
+    if match := _UNKNOWN_FIELD.search(message):
+        return f"Unknown field: {'.'.join([*map(str, path), match.group(1)])}"
+    if _NULL.search(message):
+        return f"{field} is required"
+    if match := _WRONG_TYPE.search(message):
+        kind = _TYPE_WORDS.get(match.group(1), match.group(1))
+        return f"{field} must be a {kind}"
+    return f"{field}: {message}"
+
+
+async def body_variable(request: Request, body_type: GraphQLInputType) -> Any:
+    """The JSON body, checked against the input type with field-level messages."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise BadRequest("Content-Type must be application/json")
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BODY:
+        raise BadRequest(f"Request body must be at most {MAX_JSON_BODY} bytes")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("Invalid JSON in request body") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    problems: list[str] = []
+    validate_input_value(
+        body,
+        body_type,
+        lambda error, path: problems.append(_problem(error.message, list(path))),
+    )
+    if problems:
+        raise BadRequest(problems[0] if len(problems) == 1 else "; ".join(problems))
+    return body
 
 
 async def handle(
     request: Request,
     *,
-    row: RestRoute,
+    prepared: Prepared,
     schema: strawberry.Schema,
     services: Services,
-    document: str,
 ) -> Response:
+    row = prepared.row
     query = request.query_params
     bypass = any(first(query, name) == "1" for name in BYPASS_PARAMS)
     try:
         variables = variables_from_query(row, request)
+        if prepared.body_type is not None and row.body is not None:
+            variables[row.body] = await body_variable(request, prepared.body_type)
     except BadRequest as exc:
-        return _error(row, exc, NO_STORE.header)
+        return _error(row, exc, row.cache.rejected(query).header)
 
-    context = Context(services=services, bypass_cache=bypass)
+    context = Context.for_request(services, request, bypass_cache=bypass)
     result = await schema.execute(
-        document,
+        prepared.document,
         variable_values=variables,
         context_value=context,
         operation_name=row.operation,
     )
     if result.errors:
         error = _first_app_error(result.errors)
-        policy = row.cache.failure(query) if error.status >= 500 else NO_STORE
-        return _error(row, error, NO_STORE.header if bypass else policy.header)
+        if bypass:
+            cache_control = "no-store"
+        elif error.status >= 500:
+            cache_control = row.cache.failure(query).header
+        else:
+            cache_control = row.cache.rejected(query).header
+        return _error(row, error, cache_control)
 
     degraded = bool(context.degraded)
     policy = row.cache.failure(query) if degraded else row.cache.success(query)
-    headers = {"cache-control": NO_STORE.header if bypass else policy.header}
-    return json_response(
-        row.envelope.success(pick(result.data, row.pick)), 200, headers
-    )
+    headers = {"cache-control": "no-store" if bypass else policy.header}
+    data = pick(result.data, row.pick)
+    meta = None
+    if row.meta is not None and isinstance(data, dict):
+        data = dict(data)
+        meta = data.pop(row.meta)
+    return json_response(row.envelope.success(data, meta), 200, headers)
+
+
+def pick(data: Any, path: str) -> Any:
+    for part in filter(None, path.split(".")):
+        data = None if data is None else data.get(part)
+    return data
 
 
 def _first_app_error(errors: list[GraphQLError]) -> AppError:
@@ -147,8 +250,11 @@ def _first_app_error(errors: list[GraphQLError]) -> AppError:
 
 
 def _error(row: RestRoute, error: AppError, cache_control: str) -> Response:
+    headers = {"cache-control": cache_control}
+    details = None
+    if isinstance(error, RateLimited):
+        headers["retry-after"] = str(error.retry_after)
+        details = {"retryAfter": error.retry_after}
     return json_response(
-        row.envelope.error(error.code, error.message),
-        error.status,
-        {"cache-control": cache_control},
+        row.envelope.error(error.code, error.message, details), error.status, headers
     )

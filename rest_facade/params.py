@@ -17,8 +17,15 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from app import inputs
-from app.cache import DASHBOARD_SUCCESS, DASHBOARD_UNAVAILABLE, CachePolicy
-from app.jsmath import js_round
+from app.cache import (
+    DASHBOARD_SUCCESS,
+    DASHBOARD_UNAVAILABLE,
+    NO_STORE,
+    PRIVATE_NO_STORE,
+    CachePolicy,
+)
+from app.errors import BadRequest
+from app.jsmath import js_round, parse_int
 
 
 def first(query: QueryParams, name: str) -> str | None:
@@ -27,9 +34,17 @@ def first(query: QueryParams, name: str) -> str | None:
     return values[0] if values else None
 
 
+class Variables(dict[str, Any]):
+    """A parser's result that sets several variables (or none) instead of one."""
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
-    """How one query parameter becomes one GraphQL variable."""
+    """How one query parameter becomes a GraphQL variable.
+
+    `parse` gets the raw first value and returns the variable's value (None:
+    leave it unset), or `Variables` to set several; it raises BadRequest.
+    """
 
     var: str
     parse: Callable[[str], Any]
@@ -62,6 +77,38 @@ def days(raw: str) -> int:
     return inputs.fees_days_param(raw)
 
 
+def page_number(default: int) -> Callable[[str], int]:
+    """`page`/`pageSize`: parseInt; anything non-numeric is the default (§13 #17)."""
+
+    def parse(raw: str) -> int:
+        value = parse_int(raw)
+        return default if value is None else max(-(10**9), min(10**9, value))
+
+    return parse
+
+
+def true_only(raw: str) -> bool | None:
+    """`featured=true` filters; any other value means no filter (§8.8)."""
+    return True if raw == "true" else None
+
+
+def text(name: str, limit: int = 64) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        if len(raw) > limit:
+            raise BadRequest(f"{name} must be at most {limit} characters")
+        return raw or None
+
+    return parse
+
+
+def network_limit(raw: str) -> Variables:
+    """`limit=all` lists everything; otherwise parseInt (absent/NaN/<1 -> 50)."""
+    if raw == "all":
+        return Variables(all=True)
+    value = parse_int(raw)
+    return Variables() if value is None else Variables(limit=value)
+
+
 # --- cache rules --------------------------------------------------------------------
 class DashboardCache:
     """Appendix A: one hour at the CDN for data, five seconds for a 503."""
@@ -71,6 +118,22 @@ class DashboardCache:
 
     def failure(self, query: QueryParams) -> CachePolicy:
         return DASHBOARD_UNAVAILABLE
+
+    def rejected(self, query: QueryParams) -> CachePolicy:
+        return NO_STORE
+
+
+class PrivateCache:
+    """Authenticated data: never stored by a CDN or the browser."""
+
+    def success(self, query: QueryParams) -> CachePolicy:
+        return PRIVATE_NO_STORE
+
+    def failure(self, query: QueryParams) -> CachePolicy:
+        return PRIVATE_NO_STORE
+
+    def rejected(self, query: QueryParams) -> CachePolicy:
+        return PRIVATE_NO_STORE
 
 
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -107,3 +170,6 @@ class JobFeedCache:
     def failure(self, query: QueryParams) -> CachePolicy:
         poll = poll_seconds(first(query, "pollMs"))
         return CachePolicy.public(0, min(5, max(2, poll // 2)), 0)
+
+    def rejected(self, query: QueryParams) -> CachePolicy:
+        return NO_STORE

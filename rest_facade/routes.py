@@ -16,7 +16,7 @@ from starlette.datastructures import QueryParams
 
 from app.cache import CachePolicy
 from rest_facade import params as p
-from rest_facade.envelope import BARE, Envelope
+from rest_facade.envelope import BARE, STANDARD, Envelope
 
 
 class CacheRule(Protocol):
@@ -24,9 +24,20 @@ class CacheRule(Protocol):
 
     def failure(self, query: QueryParams) -> CachePolicy: ...
 
+    def rejected(self, query: QueryParams) -> CachePolicy: ...
+
 
 @dataclass(frozen=True, slots=True)
 class RestRoute:
+    """One documented JSON route.
+
+    `path` parameters (`{id}`) become variables of the same name; `params` map
+    the query string; `body` names the variable that receives the JSON body
+    (validated against its GraphQL input type first); `pick` is the dotted path of
+    the body inside `data` ("" = all of it); `meta` moves one key of the picked
+    data into the envelope's `meta` (pagination).
+    """
+
     path: str
     operation: str
     pick: str
@@ -34,9 +45,13 @@ class RestRoute:
     envelope: Envelope = BARE
     cache: CacheRule = field(default_factory=p.DashboardCache)
     methods: tuple[str, ...] = ("GET",)
+    body: str | None = None
+    meta: str | None = None
     summary: str = ""
+    auth: bool = False  # documentation only: the resolvers enforce it
 
 
+_PRIVATE = p.PrivateCache()
 _TIMEFRAME = p.Param("timeframe", p.timeframe, "Window in hours, 1-168 (default 24).")
 
 ROUTES: tuple[RestRoute, ...] = (
@@ -103,5 +118,144 @@ ROUTES: tuple[RestRoute, ...] = (
         pick="jobFeed",
         cache=p.JobFeedCache(),
         summary="Live job list (max-age follows pollMs)",
+    ),
+    # --- Developer API -------------------------------------------------------------
+    RestRoute(
+        "/api/v1/billing-providers",
+        "BillingProviders",
+        pick="",
+        envelope=STANDARD,
+        summary="Enabled billing providers (public)",
+    ),
+    RestRoute(
+        "/api/v1/developer/keys",
+        "ApiKeys",
+        pick="apiKeys",
+        meta="pageInfo",
+        params={
+            "page": p.Param("page", p.page_number(1), "Page number, from 1."),
+            "pageSize": p.Param("pageSize", p.page_number(20), "1-100, default 20."),
+        },
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Your API keys, newest first",
+    ),
+    RestRoute(
+        "/api/v1/developer/keys",
+        "CreateApiKey",
+        pick="createApiKey",
+        body="input",
+        methods=("POST",),
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Register a provider-issued key (the raw key is returned once)",
+    ),
+    RestRoute(
+        "/api/v1/developer/keys/{id}",
+        "ApiKey",
+        pick="",
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="One of your keys",
+    ),
+    RestRoute(
+        "/api/v1/developer/keys/{id}",
+        "RevokeApiKey",
+        pick="revokeApiKey",
+        methods=("DELETE",),
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Revoke a key (idempotent: the first revokedAt stays)",
+    ),
+    RestRoute(
+        "/api/v1/developer/projects",
+        "Projects",
+        pick="",
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Your projects with key counts",
+    ),
+    RestRoute(
+        "/api/v1/developer/projects",
+        "CreateProject",
+        pick="createProject",
+        body="input",
+        methods=("POST",),
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Create a project",
+    ),
+    RestRoute(
+        "/api/v1/developer/models",
+        "Models",
+        pick="models",
+        params={
+            "type": p.Param("type", p.text("type", 32)),
+            "featured": p.Param("featured", p.true_only, "`true` filters."),
+            "realtime": p.Param("realtime", p.true_only, "`true` filters."),
+        },
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="AI models",
+    ),
+    RestRoute(
+        "/api/v1/developer/models/{id}",
+        "Model",
+        pick="",
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="One AI model",
+    ),
+    RestRoute(
+        "/api/v1/developer/network-models",
+        "NetworkModels",
+        pick="networkModels",
+        params={"limit": p.Param("limit", p.network_limit, "1-200 or `all`.")},
+        summary="Models on the network with capacity and prices (public)",
+    ),
+    RestRoute(
+        "/api/v1/developer/usage",
+        "Usage",
+        pick="usage",
+        params={
+            "from": p.Param("from", p.text("from", 40), "ISO 8601 UTC date."),
+            "to": p.Param("to", p.text("to", 40), "ISO 8601 UTC date."),
+        },
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Usage totals, per key and per day",
+    ),
+    RestRoute(
+        "/api/v1/auth/providers/{slug}/start",
+        "StartProviderLogin",
+        pick="startProviderLogin",
+        methods=("POST",),
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Begin a billing provider login (then open auth_url)",
+    ),
+    RestRoute(
+        "/api/v1/auth/providers/{slug}/result",
+        "ProviderLoginResult",
+        pick="providerLoginResult",
+        params={
+            "login_session_id": p.Param(
+                "login_session_id", p.text("login_session_id", 128)
+            )
+        },
+        envelope=STANDARD,
+        cache=_PRIVATE,
+        auth=True,
+        summary="Poll a provider login; `complete` carries the key once",
     ),
 )

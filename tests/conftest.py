@@ -6,6 +6,8 @@ upstream clients; the simulator answers in process with a fixed, movable clock.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
+from app.auth import mint_token
+from app.db import Database, migrate
 from app.main import create_app
+from app.seed import seed
 from app.settings import Settings
 from app.upstream.simulator import Fault, create_simulator
 
@@ -39,6 +44,9 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+TEST_JWT_SECRET = "test-jwt-secret-for-the-suite-only"
+
+
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "app_env": "development",
@@ -47,9 +55,49 @@ def make_settings(**overrides: Any) -> Settings:
         "l1_rpc_url": None,
         "simulator_seed": 1,
         "log_level": "warning",
+        "jwt_secret": TEST_JWT_SECRET,
+        "public_base_url": "http://test",
+        # Never the developer's own var/naap.db: tests that need a database get
+        # a migrated copy through the `settings` fixture.
+        "database_url": "sqlite+aiosqlite:///:memory:",
     }
     values.update(overrides)
     return Settings(**values)
+
+
+async def _migrate_and_seed(url: str) -> None:
+    await asyncio.to_thread(migrate, url)
+    db = Database(url)
+    try:
+        await seed(db)
+    finally:
+        await db.aclose()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated, seeded SQLite file; each test gets its own copy (fast)."""
+    path = tmp_path_factory.mktemp("template") / "naap.db"
+    asyncio.run(_migrate_and_seed(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def database_url(template_db: Path, tmp_path: Path) -> str:
+    target = tmp_path / "naap.db"
+    shutil.copyfile(template_db, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+def token_for(
+    sub: str = "user-a", *, roles: tuple[str, ...] = (), **claims: Any
+) -> str:
+    """A valid bearer token for the test settings."""
+    return mint_token(make_settings(), sub, roles=roles, **claims)
+
+
+def auth(sub: str = "user-a", **claims: Any) -> dict[str, str]:
+    return {"authorization": f"Bearer {token_for(sub, **claims)}"}
 
 
 @pytest.fixture
@@ -58,8 +106,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return make_settings()
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url=database_url)
 
 
 @pytest.fixture

@@ -524,6 +524,12 @@ def make_context(analytics: Any, *, eth_usd: float = 3000.0) -> Context:
         l1=cast(L1RpcClient, None),
         now=lambda: datetime(2026, 5, 6, 15, tzinfo=UTC),
         cache=UpstreamCache(),
+        # Pricing touches neither the database nor authentication.
+        db=cast(Any, None),
+        verifier=cast(Any, None),
+        oauth=cast(Any, None),
+        box=cast(Any, None),
+        login_limiter=cast(Any, None),
     )
     return Context(services=services)
 

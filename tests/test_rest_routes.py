@@ -27,7 +27,8 @@ from starlette.types import Message, Receive, Scope, Send
 from app.inputs import FEES_DAYS_MESSAGE
 from app.main import create_app
 from app.settings import Settings
-from rest_facade.routes import ROUTES, RestRoute
+from rest_facade.routes import ROUTES as ALL_ROUTES
+from rest_facade.routes import RestRoute
 from tests.conftest import Clock
 
 PREFIX = "/api/v1/dashboard/"
@@ -39,6 +40,10 @@ SECURITY = {
 }
 HUGE = "9" * 10_000
 ARABIC_72 = "%D9%A7%D9%A2"  # "٧٢": Unicode digits, which parseInt does not read
+
+# This file covers the nine public dashboard routes; the Developer API's rows
+# have their own tests (tests/test_developer_api.py).
+ROUTES = tuple(r for r in ALL_ROUTES if r.path.startswith("/api/v1/dashboard/"))
 
 
 # --- a recording simulator ---------------------------------------------------------

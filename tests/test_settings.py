@@ -35,8 +35,18 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+PRODUCTION_SECRETS = {
+    "jwt_secret": "a-real-production-jwt-secret",
+    "app_secret": "a-real-production-app-secret",
+}
+
+
 def production(**urls: str | None) -> Settings:
-    values: dict[str, Any] = {"app_env": "production", "log_level": "warning"}
+    values: dict[str, Any] = {
+        "app_env": "production",
+        "log_level": "warning",
+        **PRODUCTION_SECRETS,
+    }
     values.update(urls)
     return Settings(**values)
 
@@ -247,6 +257,8 @@ async def test_create_app_without_settings_uses_environment_urls(
 ) -> None:
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("LOG_LEVEL", "warning")
+    for name, value in PRODUCTION_SECRETS.items():
+        monkeypatch.setenv(name.upper(), value)
     for var in URL_VARS:
         monkeypatch.setenv(var, URLS[FIELD_OF[var]] + "/")
 

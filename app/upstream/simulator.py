@@ -4,6 +4,8 @@
     GET  /healthz     {"status":"ok"}
     POST /subgraph    GraphQL over HTTP against a small Livepeer-subgraph-like schema
     POST /rpc         Ethereum JSON-RPC (eth_blockNumber, eth_chainId)
+    GET  /oauth/<slug>/authorize   a billing provider's OAuth 2.0 authorization
+    POST /oauth/<slug>/token       endpoint (authorization code + PKCE S256)
 
 The server reaches it in-process through `httpx.ASGITransport` when an upstream URL is
 unset; `python -m app.upstream.simulator` (used by `make sim`) serves it on a port.
@@ -13,7 +15,8 @@ byte-identical bodies. JSON is encoded the way Go's encoding/json does it (compa
 integral floats without `.0`, trailing newline) so clients meet the real byte shapes.
 
 Faults are keyed by endpoint key (the analytics path after `/v1/`, `healthz`,
-`subgraph`, `rpc`, or `*` for all; a specific key wins over `*`). They are read per
+`subgraph`, `rpc`, `oauth/<slug>/authorize`, `oauth/<slug>/token`, or `*` for all; a
+specific key wins over `*`). They are read per
 request from `app.state.faults`, a plain dict tests may mutate. `app.state.calls`
 counts requests per endpoint key as they arrive, before any fault applies.
 """
@@ -22,17 +25,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
 import json
 import math
 import re
+import secrets
+import string
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any, Final
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from graphql import GraphQLError, build_schema, graphql_sync
 from starlette.applications import Starlette
@@ -325,6 +343,136 @@ def _rpc_answer(world: SimWorld, now: datetime, raw: bytes) -> Response:
 
 
 # ---------------------------------------------------------------------------
+# OAuth 2.0 billing providers: authorization code (RFC 6749 §4.1) with PKCE S256
+# (RFC 7636). The simulated user always consents, unless the slug is in `oauth_deny`.
+
+DEFAULT_OAUTH_CLIENTS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "daydream": ("naap-dev-daydream", "naap-dev-daydream-secret"),
+        "pymthouse": ("naap-dev-pymthouse", "naap-dev-pymthouse-secret"),
+    }
+)
+OAUTH_CODE_TTL: Final = timedelta(seconds=60)
+OAUTH_MAX_CODES: Final = 10_000  # oldest dropped first beyond this
+OAUTH_TOKEN_EXPIRES_IN: Final = 3600
+OAUTH_FORM_TYPE: Final = "application/x-www-form-urlencoded"
+# slug -> (prefix, number of base62 characters), as the real providers' keys look.
+PROVIDER_KEY_SHAPES: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
+    {"daydream": ("dd_", 40), "pymthouse": ("pmth_", 32)}
+)
+DEFAULT_PROVIDER_KEY_SHAPE: Final = ("sk_", 40)
+
+_BASE62: Final = string.digits + string.ascii_letters
+_CODE_CHALLENGE: Final = re.compile(r"[A-Za-z0-9_-]{43,128}")  # base64url
+_CODE_VERIFIER: Final = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.1
+_NO_STORE: Final = {"cache-control": "no-store", "pragma": "no-cache"}
+
+
+def provider_api_key(slug: str) -> str:
+    """A fresh key shaped like the provider's real ones, from `secrets`."""
+    prefix, length = PROVIDER_KEY_SHAPES.get(slug, DEFAULT_PROVIDER_KEY_SHAPE)
+    return prefix + "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def _s256(verifier: str) -> str:
+    # Deliberately not app.crypto.pkce_challenge: the provider is independent of
+    # the client, so a bug on one side cannot hide behind the same bug on the other.
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass(slots=True)
+class OAuthCode:
+    """An issued authorization code, kept until it expires (used ones too, so a
+    replay is recognised)."""
+
+    slug: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    scope: str | None
+    issued_at: datetime
+    used: bool = False
+
+
+class _OAuthError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def response(self) -> Response:
+        headers = dict(_NO_STORE)
+        if self.status == 401:
+            headers["www-authenticate"] = 'Basic realm="oauth"'
+        body = {"error": self.error, "error_description": self.description}
+        return Response(
+            encode_json(body),
+            status_code=self.status,
+            media_type=JSON_TYPE,
+            headers=headers,
+        )
+
+
+def _invalid_request(description: str) -> _OAuthError:
+    return _OAuthError("invalid_request", description)
+
+
+def _single(params: Sequence[tuple[str, str]], name: str) -> str | None:
+    """A parameter's value; empty counts as absent and repeats are an error
+    (RFC 6749 §3.1, §3.2)."""
+    values = [value for key, value in params if key == name]
+    if len(values) > 1:
+        raise _invalid_request(f"`{name}` must not be repeated")
+    return values[0] if values and values[0] else None
+
+
+def _required(params: Sequence[tuple[str, str]], name: str) -> str:
+    value = _single(params, name)
+    if value is None:
+        raise _invalid_request(f"`{name}` is required")
+    return value
+
+
+def _is_redirect_uri(uri: str) -> bool:
+    """An absolute http(s) URL without a fragment, in printable ASCII."""
+    if not uri.isascii() or any(ch <= " " or ch == "\x7f" for ch in uri):
+        return False
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and "#" not in uri
+
+
+def _with_query(uri: str, params: Mapping[str, str]) -> str:
+    """`uri` with `params` appended to its query, which is otherwise kept."""
+    parts = urlsplit(uri)
+    extra = urlencode(params)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    """HTTP Basic client credentials, form-urlencoded first (RFC 6749 §2.3.1)."""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise _OAuthError("invalid_client", "unsupported authentication scheme", 401)
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise _OAuthError(
+            "invalid_client", "malformed Basic credentials", 401
+        ) from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise _OAuthError("invalid_client", "malformed Basic credentials", 401)
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+# ---------------------------------------------------------------------------
 # Faults.
 
 
@@ -335,9 +483,17 @@ def _reason(status: int) -> str:
         return "Error"
 
 
+_OAUTH_FAULT_ERRORS: Final = {401: "invalid_client", 503: "temporarily_unavailable"}
+
+
 def _error_response(key: str, status: int) -> Response:
     """The body each upstream sends with an error status."""
     reason = _reason(status)
+    if key.startswith("oauth/"):
+        error = _OAUTH_FAULT_ERRORS.get(status)
+        if error is None:
+            error = "server_error" if status >= 500 else "invalid_request"
+        return _OAuthError(error, f"{status} {reason}", status).response()
     if key == "subgraph":
         return _graphql_errors(f"{status} {reason}", status)
     if key == "rpc":
@@ -395,6 +551,9 @@ class _Simulator:
     clock: Callable[[], datetime]
     faults: dict[str, Fault]
     calls: Counter[str]
+    oauth_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
+    oauth_codes: dict[str, OAuthCode] = field(default_factory=dict)
+    oauth_deny: set[str] = field(default_factory=set)
 
     def now(self) -> datetime:
         moment = self.clock()
@@ -403,15 +562,18 @@ class _Simulator:
     def fault_for(self, key: str) -> Fault | None:
         return self.faults.get(key, self.faults.get("*"))
 
+    async def serve(self, key: str, request: Request, answer: Answer) -> Response:
+        self.calls[key] += 1
+        fault = self.fault_for(key)
+        if fault is None:
+            return await answer(request, self.now())
+        return await _apply_fault(fault, key, lambda: answer(request, self.now()))
+
     def endpoint(
         self, key: str, answer: Answer
     ) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            self.calls[key] += 1
-            fault = self.fault_for(key)
-            if fault is None:
-                return await answer(request, self.now())
-            return await _apply_fault(fault, key, lambda: answer(request, self.now()))
+            return await self.serve(key, request, answer)
 
         return handle
 
@@ -434,9 +596,147 @@ class _Simulator:
     async def rpc(self, request: Request, now: datetime) -> Response:
         return _rpc_answer(self.world, now, await request.body())
 
+    # OAuth provider ---------------------------------------------------------
+
+    def oauth_endpoint(
+        self, action: str, answer: Answer
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Key `oauth/<slug>/<action>`; a slug with no configured client is 404."""
+
+        async def handle(request: Request) -> Response:
+            slug = request.path_params["slug"]
+            if slug not in self.oauth_clients:
+                return _page_not_found()
+            return await self.serve(f"oauth/{slug}/{action}", request, answer)
+
+        return handle
+
+    def purge_codes(self, now: datetime) -> None:
+        expired = [
+            code
+            for code, issued in self.oauth_codes.items()
+            if now - issued.issued_at > OAUTH_CODE_TTL
+        ]
+        for code in expired:
+            del self.oauth_codes[code]
+
+    async def authorize(self, request: Request, now: datetime) -> Response:
+        self.purge_codes(now)
+        try:
+            return self._authorize(request, now)
+        except _OAuthError as error:
+            return error.response()
+
+    def _authorize(self, request: Request, now: datetime) -> Response:
+        # Every check fails with 400 and no redirect: in particular a bad client_id
+        # or redirect_uri must never redirect (RFC 6749 §4.1.2.1).
+        slug = request.path_params["slug"]
+        params = request.query_params.multi_items()
+        client_id = _required(params, "client_id")
+        if client_id != self.oauth_clients[slug][0]:
+            raise _invalid_request("unknown `client_id`")
+        redirect_uri = _required(params, "redirect_uri")
+        if not _is_redirect_uri(redirect_uri):
+            raise _invalid_request("`redirect_uri` must be an absolute http(s) URL")
+        if _required(params, "response_type") != "code":
+            raise _invalid_request("`response_type` must be `code`")
+        state = _required(params, "state")
+        if _required(params, "code_challenge_method") != "S256":
+            raise _invalid_request("`code_challenge_method` must be `S256`")
+        challenge = _required(params, "code_challenge")
+        if not _CODE_CHALLENGE.fullmatch(challenge):
+            raise _invalid_request("`code_challenge` must be 43-128 base64url chars")
+        scope = _single(params, "scope")
+        if slug in self.oauth_deny:
+            answer = {"error": "access_denied", "state": state}
+        else:
+            while len(self.oauth_codes) >= OAUTH_MAX_CODES:
+                del self.oauth_codes[next(iter(self.oauth_codes))]
+            code = secrets.token_urlsafe(32)
+            self.oauth_codes[code] = OAuthCode(
+                slug, client_id, redirect_uri, challenge, scope, now
+            )
+            answer = {"code": code, "state": state}
+        location = _with_query(redirect_uri, answer)
+        return Response(status_code=302, headers={"location": location, **_NO_STORE})
+
+    async def token(self, request: Request, now: datetime) -> Response:
+        self.purge_codes(now)
+        try:
+            return self._token(request, await request.body())
+        except _OAuthError as error:
+            return error.response()
+
+    def _client(
+        self, request: Request, params: Sequence[tuple[str, str]]
+    ) -> tuple[str, str]:
+        """The authenticated client (id, secret): Basic auth or the form body."""
+        header = request.headers.get("authorization")
+        body_id = _single(params, "client_id")
+        if header is None:
+            client_id, secret = body_id, _single(params, "client_secret")
+            if client_id is None or secret is None:
+                raise _OAuthError("invalid_client", "client credentials missing", 401)
+        else:
+            client_id, secret = _basic_credentials(header)
+            if _single(params, "client_secret") is not None:
+                raise _invalid_request("use one client authentication method")
+            if body_id is not None and body_id != client_id:
+                raise _invalid_request("`client_id` differs from the Basic user")
+        expected_id, expected_secret = self.oauth_clients[request.path_params["slug"]]
+        id_ok = hmac.compare_digest(client_id.encode(), expected_id.encode())
+        secret_ok = hmac.compare_digest(secret.encode(), expected_secret.encode())
+        if not (id_ok and secret_ok):
+            raise _OAuthError("invalid_client", "client authentication failed", 401)
+        return client_id, secret
+
+    def _token(self, request: Request, body: bytes) -> Response:
+        media_type = request.headers.get("content-type", "").partition(";")[0]
+        if media_type.strip().lower() != OAUTH_FORM_TYPE:
+            raise _invalid_request(f"the body must be {OAUTH_FORM_TYPE}")
+        try:
+            params = parse_qsl(body.decode(), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            raise _invalid_request("the body is not a valid form") from None
+        slug = request.path_params["slug"]
+        client_id, _secret = self._client(request, params)
+        grant_type = _required(params, "grant_type")
+        if grant_type != "authorization_code":
+            raise _OAuthError(
+                "unsupported_grant_type", f"grant type `{grant_type}` not supported"
+            )
+        code = _required(params, "code")
+        redirect_uri = _required(params, "redirect_uri")
+        verifier = _required(params, "code_verifier")
+        issued = self.oauth_codes.get(code)
+        if issued is None or (issued.slug, issued.client_id) != (slug, client_id):
+            raise _OAuthError("invalid_grant", "the code is unknown or has expired")
+        if issued.used:  # a replay; nothing issued earlier is revoked
+            raise _OAuthError("invalid_grant", "the code has already been used")
+        issued.used = True  # one attempt per code, successful or not
+        if redirect_uri != issued.redirect_uri:
+            raise _OAuthError("invalid_grant", "`redirect_uri` does not match")
+        if not _CODE_VERIFIER.fullmatch(verifier) or not hmac.compare_digest(
+            _s256(verifier), issued.code_challenge
+        ):
+            raise _OAuthError("invalid_grant", "PKCE verification failed")
+        body_out = {
+            "access_token": secrets.token_urlsafe(32),
+            "token_type": "Bearer",
+            "api_key": provider_api_key(slug),
+            "expires_in": OAUTH_TOKEN_EXPIRES_IN,
+        }
+        return Response(
+            encode_json(body_out), media_type=JSON_TYPE, headers=dict(_NO_STORE)
+        )
+
+
+def _page_not_found() -> Response:
+    return PlainTextResponse("404 page not found\n", status_code=404)  # chi's text
+
 
 async def _not_found(_request: Request, _exc: Exception) -> Response:
-    return PlainTextResponse("404 page not found\n", status_code=404)  # chi's text
+    return _page_not_found()
 
 
 def create_simulator(
@@ -444,9 +744,25 @@ def create_simulator(
     seed: int = 1,
     clock: Callable[[], datetime] | None = None,
     faults: Mapping[str, Fault] | None = None,
+    oauth_clients: Mapping[str, tuple[str, str]] | None = None,
+    oauth_deny: Iterable[str] = (),
 ) -> Starlette:
-    """The simulator app. `clock` returns an aware UTC datetime (default: now)."""
-    sim = _Simulator(SimWorld(seed), clock or _utc_now, dict(faults or {}), Counter())
+    """The simulator app. `clock` returns an aware UTC datetime (default: now).
+
+    `oauth_clients` maps a billing provider slug to its (client_id, client_secret)
+    (default `DEFAULT_OAUTH_CLIENTS`); the simulated user refuses consent for the
+    slugs in `oauth_deny`. `app.state.oauth_clients`, `.oauth_deny` and
+    `.oauth_codes` (code -> OAuthCode) are the live, mutable state."""
+    sim = _Simulator(
+        SimWorld(seed),
+        clock or _utc_now,
+        dict(faults or {}),
+        Counter(),
+        oauth_clients=dict(
+            DEFAULT_OAUTH_CLIENTS if oauth_clients is None else oauth_clients
+        ),
+        oauth_deny=set(oauth_deny),
+    )
     routes = [
         Route(f"/v1/{key}", sim.endpoint(key, sim.analytics(build)), methods=["GET"])
         for key, build in ANALYTICS_ENDPOINTS.items()
@@ -455,11 +771,24 @@ def create_simulator(
         Route("/healthz", sim.endpoint("healthz", sim.healthz), methods=["GET"]),
         Route("/subgraph", sim.endpoint("subgraph", sim.subgraph), methods=["POST"]),
         Route("/rpc", sim.endpoint("rpc", sim.rpc), methods=["POST"]),
+        Route(
+            "/oauth/{slug}/authorize",
+            sim.oauth_endpoint("authorize", sim.authorize),
+            methods=["GET"],
+        ),
+        Route(
+            "/oauth/{slug}/token",
+            sim.oauth_endpoint("token", sim.token),
+            methods=["POST"],
+        ),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found})
     app.state.world = sim.world
     app.state.calls = sim.calls
     app.state.faults = sim.faults
+    app.state.oauth_clients = sim.oauth_clients
+    app.state.oauth_codes = sim.oauth_codes
+    app.state.oauth_deny = sim.oauth_deny
     return app
 
 

@@ -1,0 +1,187 @@
+"""The database: one async engine and its sessions, migrations, a readiness probe.
+
+Two backends, chosen by `DATABASE_URL`:
+
+- `sqlite+aiosqlite:///./var/naap.db` (development, tests): the file's folder is
+  created; every connection runs in WAL mode with a busy timeout and enforced
+  foreign keys (SQLite leaves them off unless told, and the delete rules of
+  app/models.py depend on them).
+- `postgresql+asyncpg://user:password@host:5432/dbname` (production): pooled
+  connections are pinged before use, so a restarted server costs no request.
+
+The schema is owned by Alembic (`migrations/`), never by `create_all`: `migrate(url)`
+brings a database to head. It is synchronous (Alembic's API is); inside an event
+loop call `await asyncio.to_thread(migrate, url)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = ROOT / "alembic.ini"
+MIGRATIONS = ROOT / "migrations"
+
+SUPPORTED_URLS = (
+    "sqlite+aiosqlite:///path/to/file.db",
+    "postgresql+asyncpg://user:password@host:5432/dbname",
+)
+_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
+
+
+def parse_url(url: str) -> URL:
+    """The URL, if it names one of the two supported drivers; else a clear error."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is None or parsed.drivername not in _DRIVERS:
+        raise ValueError(
+            f"unsupported DATABASE_URL {_redacted(url)!r}: use "
+            + " or ".join(SUPPORTED_URLS)
+        )
+    return parsed
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("://", 1)[0] + "://…" if "://" in url else "…"
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file behind a SQLite URL; None for in-memory and `file:` URI databases."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:") or url.query.get("uri") in ("true", "1"):
+        return None
+    return Path(database)
+
+
+def ensure_sqlite_folder(url: URL) -> None:
+    """Create the folder of a SQLite file (SQLite creates the file, not its folder)."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """An async engine and two kinds of session.
+
+    - `async with db.session() as s:` for reads (and simple writes: call
+      `await s.commit()` yourself). Nothing is committed unless you do.
+    - `async with db.writer() as s:` for read-modify-write work: one transaction,
+      committed when the block ends, rolled back if it raises. On SQLite it starts
+      with `BEGIN IMMEDIATE`, taking the write lock up front (waiting up to the busy
+      timeout), so concurrent writers, e.g. several uvicorn workers, serialise
+      instead of failing half-way with "database is locked".
+
+    Sessions are SQLAlchemy `AsyncSession`s with `expire_on_commit=False` (objects
+    stay readable after commit). Savepoints (`begin_nested()`) work on both
+    backends: on SQLite the driver's own transaction handling is switched off and
+    SQLAlchemy emits BEGIN itself (SQLAlchemy's documented recipe).
+    """
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        parsed = parse_url(url)
+        self.url = parsed
+        self._dialect = _DRIVERS[parsed.drivername]
+        if self._dialect == "sqlite":
+            ensure_sqlite_folder(parsed)
+            self.engine: AsyncEngine = create_async_engine(parsed)
+            _sqlite_setup(self.engine, busy_timeout_ms=int(busy_timeout_ms))
+            write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        else:
+            self.engine = create_async_engine(parsed, pool_pre_ping=True)
+            write_engine = self.engine
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """`"sqlite"` or `"postgresql"`."""
+        return self._dialect
+
+    def session(self) -> AsyncSession:
+        return self._sessions()
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncSession]:
+        async with self._writers() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+_SQLITE_BEGIN = "naap_sqlite_begin"
+
+
+def _sqlite_setup(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy, not the sqlite3 module, decides when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN)
+        connection.exec_driver_sql(
+            "BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN"
+        )
+
+
+def alembic_config(url: str) -> Config:
+    """The repository's Alembic config, pointed at `url` (any working directory)."""
+    parse_url(url)
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # ConfigParser interpolation: a literal % (URL-escaped passwords) is %%.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # Leave the host application's logging alone (no fileConfig from alembic.ini).
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def migrate(url: str) -> None:
+    """`alembic upgrade head` on `url`. Synchronous: from async code, use
+    `await asyncio.to_thread(migrate, url)` (env.py runs its own event loop)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+async def check(db: Database) -> None:
+    """Raise unless the database answers `SELECT 1` (readiness probe)."""
+    async with db.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

@@ -1,0 +1,106 @@
+"""Client for billing providers' OAuth 2.0 token endpoints (code + PKCE -> API key).
+
+Each provider is configured in settings (`OAUTH_PROVIDERS`); in development a
+provider without settings is the simulator's. The exchange is one form-encoded
+POST with the client's credentials; the provider's key is read from `api_key`,
+`apiKey` or `key` (spec §9.3). Failures are the usual upstream errors; the key is
+never part of an error message or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+import orjson
+
+from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
+from app.settings import OAuthProvider
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEndpoints:
+    config: OAuthProvider
+    simulated: bool
+
+
+class OAuthClient:
+    def __init__(
+        self,
+        providers: Mapping[str, ProviderEndpoints],
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        simulator_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.providers = dict(providers)
+        self.timeout = timeout
+        options = {"timeout": httpx.Timeout(timeout), "follow_redirects": False}
+        self._real = httpx.AsyncClient(transport=transport, **options)  # type: ignore[arg-type]
+        self._simulated = httpx.AsyncClient(
+            transport=simulator_transport,
+            **options,  # type: ignore[arg-type]
+        )
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+        await self._simulated.aclose()
+
+    def endpoints(self, slug: str) -> ProviderEndpoints | None:
+        return self.providers.get(slug)
+
+    async def exchange_code(self, slug: str, *, code: str, verifier: str) -> str:
+        """Trade an authorization code (and its PKCE verifier) for the provider key."""
+        endpoints = self.providers[slug]
+        config = endpoints.config
+        client = self._simulated if endpoints.simulated else self._real
+        upstream = f"oauth:{slug}"
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": config.redirect_uri,
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
+            "code_verifier": verifier,
+        }
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await client.post(
+                    config.token_url, data=form, headers={"accept": "application/json"}
+                )
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise UpstreamTimeout(
+                f"{upstream} token call timed out", upstream=upstream
+            ) from exc
+        except httpx.TransportError as exc:
+            raise UpstreamTimeout(
+                f"{upstream} token call failed: {type(exc).__name__}", upstream=upstream
+            ) from exc
+        if not response.is_success:
+            raise UpstreamStatusError(
+                f"{upstream} token call returned HTTP {response.status_code}",
+                upstream=upstream,
+            )
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamBadPayload(
+                f"{upstream}: token body is not JSON", upstream=upstream
+            ) from exc
+        key = None
+        if isinstance(body, Mapping):
+            key = next(
+                (
+                    body[k]
+                    for k in ("api_key", "apiKey", "key")
+                    if isinstance(body.get(k), str)
+                ),
+                None,
+            )
+        if not key or not key.strip():
+            raise UpstreamBadPayload(
+                f"{upstream}: no API key in the token response", upstream=upstream
+            )
+        return str(key)

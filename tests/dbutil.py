@@ -1,0 +1,98 @@
+"""Database fixtures: a fresh, migrated, seeded `Database` per test, on both backends.
+
+Use the `database` fixture (parametrised over SQLite and PostgreSQL) by importing it
+into a test module or conftest.py: `from tests.dbutil import database`.
+
+- SQLite: a new file under the test's tmp_path.
+- PostgreSQL: the server named by TEST_POSTGRES_URL (`.ci/run` starts one and sets
+  it). Its `public` schema is dropped and recreated before migrating, so every test
+  starts clean; tests sharing that database must not run in parallel. Unset, the
+  PostgreSQL cases skip locally and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.db import Database, migrate
+from app.seed import seed
+
+POSTGRES_ENV = "TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def postgres_url() -> str | None:
+    """TEST_POSTGRES_URL (a `postgresql+asyncpg://` URL), or None when unset."""
+    return os.environ.get(POSTGRES_ENV, "").strip() or None
+
+
+def require_postgres_url() -> str:
+    """TEST_POSTGRES_URL; else skip the test locally, or fail it under CI=true."""
+    url = postgres_url()
+    if url is not None:
+        return url
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(
+            f"{POSTGRES_ENV} is not set under CI=true: the PostgreSQL tests must run "
+            "(.ci/run starts a local server and sets it)",
+            pytrace=False,
+        )
+    pytest.skip(f"set {POSTGRES_ENV} to run PostgreSQL tests")
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'db' / 'naap.db'}"
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop everything in the `public` schema (tables, alembic_version, indexes)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+async def fresh_database(
+    url_kind: str, tmp_path: Path, *, seeded: bool = True
+) -> Database:
+    """A new empty database of that kind ("sqlite" or "postgresql"), migrated to
+    head and (unless seeded=False) seeded. The caller closes it (`aclose()`)."""
+    if url_kind == "sqlite":
+        url = sqlite_url(tmp_path)
+    elif url_kind == "postgresql":
+        url = require_postgres_url()
+        await reset_postgres(url)
+    else:
+        raise ValueError(f"url_kind must be one of {BACKENDS}, not {url_kind!r}")
+    await asyncio.to_thread(migrate, url)
+    db = Database(url)
+    if seeded:
+        try:
+            await seed(db)
+        except BaseException:
+            await db.aclose()
+            raise
+    return db
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Database]:
+    """A fresh migrated and seeded database, once per backend."""
+    db = await fresh_database(request.param, tmp_path)
+    try:
+        yield db
+    finally:
+        await db.aclose()
