@@ -38,7 +38,10 @@ migrate: install
 
 run: install migrate
 	@echo "naap-api on http://$(HOST):$(PORT)  (GraphiQL: http://$(HOST):$(PORT)/graphql)"
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/uvicorn app.main:create_app --factory \
+	@echo "Developer API token: TOKEN=\$$(make -s token SUB=you) then"
+	@echo "  curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/api/v1/developer/keys"
+	HOST=$(HOST) PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
+		$(BIN)/uvicorn app.main:create_app --factory \
 		--host $(HOST) --port $(PORT) --workers $(WORKERS) --no-server-header
 
 # make token SUB=user-1 [ROLES=usage:write] [TTL=86400]: a development token

@@ -171,6 +171,7 @@ def build_services(
         verifier=TokenVerifier(settings, transport=transports.get("jwks")),
         oauth=OAuthClient(
             _oauth_providers(settings),
+            timeout=settings.oauth_timeout,
             transport=transports.get("oauth"),
             simulator_transport=transports.get("oauth")
             or httpx.ASGITransport(app=simulator_app()),

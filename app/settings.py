@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     # slug -> endpoints, as JSON. Unset in development: the simulator's provider.
     oauth_providers: dict[str, OAuthProvider] = Field(default_factory=dict)
     oauth_session_ttl: int = Field(default=600, ge=60, le=3600)
+    oauth_timeout: float = Field(default=10.0, gt=0)
 
     @field_validator("naap_api_server_url", "subgraph_url", "l1_rpc_url", mode="before")
     @classmethod

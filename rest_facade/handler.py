@@ -134,7 +134,9 @@ def variables_from_query(row: RestRoute, request: Request) -> dict[str, Any]:
 _REQUIRED_FIELD = re.compile(r"include required field '([^']+)'")
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'")
 _NULL = re.compile(r"non-null type '[^']+' (to be provided|not to be None)")
-_WRONG_TYPE = re.compile(r"Expected value of type '\[?([A-Za-z]+)")
+_WRONG_TYPE = re.compile(
+    r"Expected value of type '\[?([A-Za-z]+)|^([A-Za-z]+) cannot represent"
+)
 _TYPE_WORDS = {
     "String": "string",
     "Int": "integer",
@@ -155,7 +157,8 @@ def _problem(message: str, path: list[str | int]) -> str:
     if _NULL.search(message):
         return f"{field} is required"
     if match := _WRONG_TYPE.search(message):
-        kind = _TYPE_WORDS.get(match.group(1), match.group(1))
+        name = match.group(1) or match.group(2)
+        kind = _TYPE_WORDS.get(name, name)
         return f"{field} must be a {kind}"
     return f"{field}: {message}"
 
