@@ -27,7 +27,7 @@ from sqlmodel import col
 
 from app.crypto import SecretBox, pkce_challenge, pkce_pair, random_hex
 from app.db import Database
-from app.errors import BadRequest, Forbidden, NotFound, UpstreamUnavailable
+from app.errors import AppError, BadRequest, Forbidden, UpstreamUnavailable
 from app.keystore import register_key
 from app.models import BillingProvider, OAuthSession
 from app.upstream.oauth import OAuthClient
@@ -217,7 +217,7 @@ async def complete_callback(
                 raw_api_key=raw_key,
                 now=now,
             )
-        except (BadRequest, NotFound) as exc:
+        except AppError as exc:  # invalid provider, duplicate key, ...
             log.warning("oauth key registration refused: %s", exc.message)
             failed = True
         else:

@@ -49,6 +49,13 @@ def _visible(user_id: str) -> sa.ColumnElement[bool]:
     )
 
 
+def _typed(
+    row: sa.Row[DevApiKey, DevApiProject, BillingProvider],
+) -> tuple[DevApiKey, DevApiProject | None, BillingProvider]:
+    key, project, provider = row  # the project side is an outer join
+    return key, project, provider
+
+
 def _joined() -> sa.Select[DevApiKey, DevApiProject, BillingProvider]:
     # The project side is an outer join: it may be None at run time.
     return (
@@ -89,7 +96,7 @@ async def api_keys(
             .offset((page - 1) * size)
             .limit(size)
         )
-        keys = [api_key_view(*row.tuple()) for row in rows]
+        keys = [api_key_view(*_typed(row)) for row in rows]
     return ApiKeyPage(
         keys=keys,
         page_info=PageInfo(
@@ -112,7 +119,7 @@ async def api_key(info: strawberry.Info[Context, None], id: str) -> ApiKey:
         ).first()
     if row is None:
         raise NotFound(KEY_NOT_FOUND)
-    return api_key_view(*row.tuple())
+    return api_key_view(*_typed(row))
 
 
 def _required(value: str | None, field: str) -> str:
