@@ -28,7 +28,7 @@ from sqlmodel import col
 from app.crypto import SecretBox, pkce_challenge, pkce_pair, random_hex
 from app.db import Database
 from app.errors import AppError, BadRequest, Forbidden, UpstreamUnavailable
-from app.keystore import register_key
+from app.keystore import prepare_key, register_key
 from app.models import BillingProvider, OAuthSession
 from app.upstream.oauth import OAuthClient
 
@@ -201,6 +201,7 @@ async def complete_callback(
             "Authentication Failed", "The provider could not issue a key."
         ) from exc
 
+    prepared = await prepare_key(raw_key)
     async with db.writer() as session:
         provider = (
             await session.execute(
@@ -214,7 +215,7 @@ async def complete_callback(
                 session,
                 user_id=user_id,
                 billing_provider_id=provider.id,
-                raw_api_key=raw_key,
+                prepared=prepared,
                 now=now,
             )
         except AppError as exc:  # invalid provider, duplicate key, ...

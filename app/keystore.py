@@ -10,6 +10,7 @@ database, a log line or an error message.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -59,6 +60,32 @@ async def resolve_project(
     where = sa.and_(
         col(DevApiProject.user_id) == user_id, col(DevApiProject.is_default)
     )
+    default = (await session.execute(sa.select(DevApiProject).where(where))).scalar()
+    if default is not None:
+        return default
+    named = (
+        await session.execute(
+            sa.select(DevApiProject).where(
+                col(DevApiProject.user_id) == user_id,
+                col(DevApiProject.name) == DEFAULT_PROJECT_NAME,
+            )
+        )
+    ).scalar()
+    if named is not None:
+        # The user already made a project called "Default": it becomes the default
+        # (creating a second one of that name would break the (user, name) unique).
+        try:
+            async with session.begin_nested():
+                named.is_default = True
+                await session.flush()
+            return named
+        except IntegrityError:  # a concurrent request made another default first
+            found = (
+                await session.execute(sa.select(DevApiProject).where(where))
+            ).scalar()
+            if found is None:
+                raise
+            return found
     return await _find_or_create(
         session,
         where,
@@ -85,23 +112,40 @@ async def _find_or_create(
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedKey:
+    """What is stored of a raw key: never the key itself."""
+
+    hash: str
+    prefix: str
+    lookup_id: str
+
+
+async def prepare_key(raw_api_key: str) -> PreparedKey:
+    """Hash outside any transaction: scrypt is deliberately slow (~50 ms), and on
+    SQLite a write transaction holds the database's single write lock."""
+    if len(raw_api_key) > MAX_KEY_LENGTH:
+        raise BadRequest(f"rawApiKey must be at most {MAX_KEY_LENGTH} characters")
+    hashed = await asyncio.to_thread(key_hash, raw_api_key)
+    return PreparedKey(
+        hashed, key_prefix(raw_api_key), key_lookup_id(raw_api_key.strip())
+    )
+
+
 async def register_key(
     session: AsyncSession,
     *,
     user_id: str,
     billing_provider_id: str,
-    raw_api_key: str,
+    prepared: PreparedKey,
     project_id: str | None = None,
     project_name: str | None = None,
     label: str | None = None,
     now: datetime,
 ) -> DevApiKey:
     """Validate, then insert; raises BadRequest/Conflict before writing anything."""
-    if len(raw_api_key) > MAX_KEY_LENGTH:
-        raise BadRequest(f"rawApiKey must be at most {MAX_KEY_LENGTH} characters")
     await enabled_provider(session, billing_provider_id)
-    # scrypt is deliberately slow (~50 ms): keep it off the event loop.
-    hashed = await asyncio.to_thread(key_hash, raw_api_key)
+    hashed = prepared.hash
     taken = await session.execute(
         sa.select(col(DevApiKey.id)).where(col(DevApiKey.key_hash) == hashed)
     )
@@ -114,8 +158,8 @@ async def register_key(
         user_id=user_id,
         project_id=project.id,
         billing_provider_id=billing_provider_id,
-        key_lookup_id=key_lookup_id(raw_api_key.strip()),
-        key_prefix=key_prefix(raw_api_key),
+        key_lookup_id=prepared.lookup_id,
+        key_prefix=prepared.prefix,
         key_hash=hashed,
         label=(label or "").strip() or None,
         status="ACTIVE",

@@ -175,7 +175,14 @@ class Schema(strawberry.Schema):
         errors: list[GraphQLError],
         execution_context: ExecutionContext | None = None,
     ) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, AppError)]
+        # Parse/validation errors (no original error) are the client's; their text
+        # may echo its input, so they are not logged either.
+        unexpected = [
+            e
+            for e in errors
+            if e.original_error is not None
+            and not isinstance(e.original_error, AppError | GraphQLError)
+        ]
         super().process_errors(unexpected, execution_context)
 
 

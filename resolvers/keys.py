@@ -14,7 +14,13 @@ from sqlmodel import col
 
 from app.context import Context
 from app.errors import BadRequest, NotFound
-from app.keystore import api_key_view, enabled_provider, key_view, register_key
+from app.keystore import (
+    api_key_view,
+    enabled_provider,
+    key_view,
+    prepare_key,
+    register_key,
+)
 from app.models import BillingProvider, DevApiKey, DevApiProject
 from app.types.developer import (
     ApiKey,
@@ -143,13 +149,14 @@ async def create_api_key(
     raw_key = _required(input.raw_api_key, "rawApiKey")
     label = _optional_text(input.label, "label", MAX_LABEL)
     project_name = _optional_text(input.project_name, "projectName", MAX_LABEL)
+    prepared = await prepare_key(raw_key)
     async with ctx.db.writer() as session:
         provider = await enabled_provider(session, provider_id)
         key = await register_key(
             session,
             user_id=user.sub,
             billing_provider_id=provider.id,
-            raw_api_key=raw_key,
+            prepared=prepared,
             project_id=input.project_id,
             project_name=project_name,
             label=label,

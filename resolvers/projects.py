@@ -41,7 +41,7 @@ async def projects(info: strawberry.Info[Context, None]) -> list[Project]:
             .group_by(col(DevApiProject.id))
             .order_by(col(DevApiProject.is_default).desc(), col(DevApiProject.name))
         )
-        return [_view(project, count) for project, count in rows.tuples()]
+        return [_view(project, count) for project, count in rows]
 
 
 async def create_project(

@@ -19,7 +19,6 @@ from app.models import DevApiKey, DevApiUsageLog, iso_ms
 from app.types.developer import (
     DailyUsage,
     KeyUsage,
-    RecordUsageInput,
     Usage,
     UsageRecord,
 )
@@ -126,28 +125,36 @@ async def usage(
 
 
 async def record_usage(
-    info: strawberry.Info[Context, None], input: RecordUsageInput
+    info: strawberry.Info[Context, None],
+    key_id: str,
+    requests: int = 1,
+    tokens: int = 0,
+    cost: float = 0.0,
+    at: Annotated[
+        str | None,
+        strawberry.argument(description="ISO 8601 time; default now (UTC)."),
+    ] = None,
 ) -> UsageRecord:
     ctx = info.context
     principal = await ctx.user(write=True)
     if not principal.has_role(USAGE_WRITE_ROLE):
         raise Forbidden(f"Recording usage needs the {USAGE_WRITE_ROLE} role")
-    for field, value in (("requests", input.requests), ("tokens", input.tokens)):
+    for field, value in (("requests", requests), ("tokens", tokens)):
         if not 0 <= value <= MAX_COUNT:
             raise BadRequest(f"{field} must be between 0 and {MAX_COUNT}")
-    if not math.isfinite(input.cost) or input.cost < 0:
+    if not math.isfinite(cost) or cost < 0:
         raise BadRequest("cost must be a non-negative number")
-    at = _parse_time(input.at, ctx.now())
+    moment = _parse_time(at, ctx.now())
     async with ctx.db.writer() as session:
-        key = await session.get(DevApiKey, input.key_id)
+        key = await session.get(DevApiKey, key_id)
         if key is None:
             raise NotFound("API key not found")
         row = DevApiUsageLog(
             api_key_id=key.id,
-            request_count=input.requests,
-            tokens_used=input.tokens,
-            cost_incurred=input.cost,
-            timestamp=at,
+            request_count=requests,
+            tokens_used=tokens,
+            cost_incurred=cost,
+            timestamp=moment,
         )
         session.add(row)
         await session.flush()
@@ -157,5 +164,5 @@ async def record_usage(
         requests=row.request_count,
         tokens=row.tokens_used,
         cost=row.cost_incurred,
-        at=iso_ms(at) or "",
+        at=iso_ms(moment) or "",
     )

@@ -198,14 +198,18 @@ async def handle(
     row = prepared.row
     query = request.query_params
     bypass = any(first(query, name) == "1" for name in BYPASS_PARAMS)
+    context = Context.for_request(services, request, bypass_cache=bypass)
     try:
+        if row.auth:
+            # Spec §8's order: who is asking (401), CSRF (403), then the input (400),
+            # so anonymous clients cannot probe the validation.
+            await context.user(write=request.method != "GET")
         variables = variables_from_query(row, request)
         if prepared.body_type is not None and row.body is not None:
             variables[row.body] = await body_variable(request, prepared.body_type)
-    except BadRequest as exc:
+    except AppError as exc:
         return _error(row, exc, row.cache.rejected(query).header)
 
-    context = Context.for_request(services, request, bypass_cache=bypass)
     result = await schema.execute(
         prepared.document,
         variable_values=variables,

@@ -205,14 +205,3 @@ class CreateApiKeyInput:
 @strawberry.input
 class CreateProjectInput:
     name: str
-
-
-@strawberry.input
-class RecordUsageInput:
-    key_id: str
-    requests: int = 1
-    tokens: int = 0
-    cost: float = 0.0
-    at: str | None = strawberry.field(
-        default=None, description="ISO 8601 UTC time; default now."
-    )
