@@ -25,6 +25,7 @@ from app.types.developer import ApiKey, BillingProviderRef, ProjectRef
 
 DEFAULT_PROJECT_NAME = "Default"
 MAX_KEY_LENGTH = 4096
+MAX_PREFIX_LENGTH = 64  # dev_api_key.key_prefix
 DUPLICATE_KEY_MESSAGE = "This API key is already registered"
 
 
@@ -127,9 +128,12 @@ async def prepare_key(raw_api_key: str) -> PreparedKey:
     if len(raw_api_key) > MAX_KEY_LENGTH:
         raise BadRequest(f"rawApiKey must be at most {MAX_KEY_LENGTH} characters")
     hashed = await asyncio.to_thread(key_hash, raw_api_key)
-    return PreparedKey(
-        hashed, key_prefix(raw_api_key), key_lookup_id(raw_api_key.strip())
-    )
+    prefix = key_prefix(raw_api_key)
+    if len(prefix) > MAX_PREFIX_LENGTH:
+        # `abc…xyz_abcd…` style prefixes of very long keys: keep the column's bound
+        # (PostgreSQL enforces it; SQLite would silently not).
+        prefix = prefix[: MAX_PREFIX_LENGTH - 1] + "…"
+    return PreparedKey(hashed, prefix, key_lookup_id(raw_api_key.strip()))
 
 
 async def register_key(
