@@ -44,6 +44,11 @@ run: install migrate
 		$(BIN)/uvicorn app.main:create_app --factory \
 		--host $(HOST) --port $(PORT) --workers $(WORKERS) --no-server-header
 
+# Dashboard routes vs a bare Starlette baseline, same run; writes BENCHMARKS.md.
+.PHONY: bench
+bench: install migrate
+	$(BIN)/python scripts/bench.py
+
 # make token SUB=user-1 [ROLES=usage:write] [TTL=86400]: a development token
 # (HS256, JWT_SECRET) on stdout, alone: TOKEN=$(make -s token SUB=user-1)
 .PHONY: token

@@ -1,15 +1,11 @@
-"""The one cross-request cache seam: upstream calls, shared in flight, kept briefly.
+"""Upstream calls shared while in flight, and the Cache-Control policies.
 
-`UpstreamCache.fetch(key, ttl, loader)` is the only place upstream results are
-cached. Concurrent callers of one key share one in-flight call (so a burst of
-cold requests makes one upstream request); a successful result is kept for `ttl`
-seconds; a failure is never kept, and results that resolvers degrade after a
-failure never reach this layer at all (spec §13 item 11). `bypass=True`
-(`refresh=1`) skips the stored value but still joins an in-flight call.
-
-The entry count is bounded (LRU eviction), so cache-busting parameters cannot grow
-memory without limit. The hot-path work replaces this module wholesale with a
-response cache; only in-flight sharing stays below it.
+The cross-request cache is the response cache (app/response_cache.py). Below it,
+`UpstreamCache.fetch(key, ttl, loader)` makes concurrent callers of one upstream
+call share one request (so the fields of one GraphQL request, or a refresh and a
+miss, never call the same URL twice at once). Its optional TTL
+(`UPSTREAM_CACHE_TTL`) is off by default: one cache layer is easier to reason
+about. A failure is never kept; the entry count is bounded (LRU).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from app.crypto import SecretBox
 from app.db import Database
 from app.errors import Forbidden, Unauthenticated, UpstreamUnavailable
 from app.ratelimit import FixedWindowLimiter
+from app.response_cache import Freshness, ResponseCache
 from app.settings import Settings
 from app.upstream.analytics import AnalyticsClient
 from app.upstream.l1rpc import L1RpcClient
@@ -50,6 +51,8 @@ class Services:
     oauth: OAuthClient
     box: SecretBox
     login_limiter: FixedWindowLimiter
+    responses: ResponseCache
+    freshness: dict[str, Freshness]
     simulator: Any = None  # the in-process simulator app, when one is in use
 
 

@@ -8,6 +8,7 @@ its table, and the plain routes. Settings are read here, never at import time:
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import uuid
@@ -15,27 +16,32 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
-import strawberry
+from aiocache.serializers import NullSerializer  # type: ignore[import-untyped]
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
 
 from app.auth import TokenVerifier
 from app.cache import UpstreamCache
-from app.context import Context, Services
+from app.cache_backends import (
+    BoundedMemoryCache,
+    MemoryFlight,
+    build_cache,
+    build_flight,
+)
+from app.context import Services
 from app.crypto import SecretBox
 from app.db import Database
-from app.graphiql import graphiql_html, missing_assets
+from app.graphql_app import CachedGraphQL, StrawberryApp
 from app.ratelimit import FixedWindowLimiter
+from app.response_cache import Freshness, ResponseCache
 from app.schema import build_schema
 from app.settings import OAuthProvider, Settings, load_settings
 from app.upstream._http import JsonTransport, track_data_sources
@@ -178,7 +184,26 @@ def build_services(
         ),
         box=SecretBox(settings.app_secret),
         login_limiter=FixedWindowLimiter(limit=5, window_seconds=60),
+        responses=_response_cache(settings),
+        freshness={
+            "dashboard": Freshness(settings.dashboard_fresh, settings.dashboard_stale),
+            "job_feed": Freshness(settings.job_feed_fresh, settings.job_feed_stale),
+        },
         simulator=sim_app,
+    )
+
+
+def _response_cache(settings: Settings) -> ResponseCache:
+    """Redis (shared by workers and replicas) when CACHE_URL says so; otherwise a
+    bounded in-process LRU that keeps decoded entries (no serialisation on a hit)."""
+    if settings.cache_url is None:
+        backend = BoundedMemoryCache(
+            settings.cache_max_entries, serializer=NullSerializer()
+        )
+        return ResponseCache(backend=backend, flight=MemoryFlight(), objects=True)
+    return ResponseCache(
+        backend=build_cache(settings.cache_url, max_entries=settings.cache_max_entries),
+        flight=build_flight(settings.cache_url),
     )
 
 
@@ -212,35 +237,6 @@ def _oauth_providers(settings: Settings) -> dict[str, ProviderEndpoints]:
     return providers
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our context and a self-hosted GraphiQL page."""
-
-    def __init__(self, schema: strawberry.Schema, services: Services) -> None:
-        enabled = services.settings.graphiql
-        super().__init__(schema, graphql_ide="graphiql" if enabled else None)
-        self._services = services
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        return Context.for_request(self._services, request)
-
-    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
-        missing = missing_assets(GRAPHIQL_ASSETS)
-        if missing:
-            return HTMLResponse(
-                "<!doctype html><title>GraphiQL assets missing</title><p>GraphiQL's "
-                "files are not installed (missing: " + ", ".join(missing) + "). "
-                "Run <code>make install</code>; POST /graphql works meanwhile.</p>",
-                status_code=503,
-            )
-        return HTMLResponse(
-            graphiql_html(
-                endpoint="/graphql",
-                assets_path=GRAPHIQL_ASSETS_PATH,
-                default_query=DEFAULT_QUERY,
-            )
-        )
-
-
 class RequestHeadersMiddleware:
     """Request id, security headers and the data-source label on every response.
 
@@ -251,21 +247,31 @@ class RequestHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    @staticmethod
+    def _request_id(scope: Scope) -> str:
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming: str = value.decode("latin-1")
+                if _REQUEST_ID.fullmatch(incoming):
+                    return incoming
+                break
+        return str(uuid.uuid4())
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
+        request_id = self._request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         sources = track_data_sources()
+        extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(SECURITY_HEADERS)
-                if "simulator" in sources:
+                headers = [*message.get("headers", ()), *extra]
+                if "simulator" in sources and not any(
+                    name == b"x-data-source" for name, _ in headers
+                ):
                     headers.append((b"x-data-source", b"simulator"))
                 message["headers"] = headers
             await send(message)
@@ -372,7 +378,17 @@ def create_app(
         settings, transports=transports, simulator=simulator, clock=clock
     )
     schema = build_schema(settings)
-    graphql_app = GraphQLApp(schema, services)
+    graphql_app = CachedGraphQL(
+        StrawberryApp(
+            schema,
+            services,
+            assets_dir=GRAPHIQL_ASSETS,
+            assets_path=GRAPHIQL_ASSETS_PATH,
+            default_query=DEFAULT_QUERY,
+        ),
+        schema,
+        services,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -382,9 +398,15 @@ def create_app(
             settings.app_env,
             ", ".join(simulated) or "none",
         )
+        # Everything built so far (schema, simulator world, clients) lives as long
+        # as the process: keep it out of the collector's way, so the hot path's
+        # young garbage is collected without walking a large old heap.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            await services.responses.drain()  # background refreshes use the clients
             for client in (
                 services.analytics,
                 services.subgraph,
@@ -392,8 +414,10 @@ def create_app(
                 services.verifier,
                 services.oauth,
                 services.db,
+                services.responses.flight,
             ):
                 await client.aclose()
+            await services.responses.backend.close()
 
     routes: list[BaseRoute] = [
         *build_routes(schema, services),

@@ -159,6 +159,26 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
+# Root fields whose answers are the same for everyone, with their freshness class
+# in the response cache. Any other root field (the Developer API's) makes a GraphQL
+# response private and unshared.
+PUBLIC_ROOT_FIELDS: dict[str, str] = {
+    "kpi": "dashboard",
+    "protocol": "dashboard",
+    "fees": "dashboard",
+    "pipelines": "dashboard",
+    "pipelinesOverview": "dashboard",
+    "pipelineCatalog": "dashboard",
+    "gpuCapacity": "dashboard",
+    "pricing": "dashboard",
+    "orchestrators": "dashboard",
+    "networkModels": "dashboard",
+    "billingProviders": "dashboard",
+    "jobFeed": "job_feed",
+    "__typename": "dashboard",
+}
+
+
 def _should_mask(error: GraphQLError) -> bool:
     # Parse/validation errors (no original error) and our own AppErrors reach the
     # client as they are; anything else is an unexpected exception: masked here,

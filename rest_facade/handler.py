@@ -28,6 +28,7 @@ from graphql import (
     OperationDefinitionNode,
     is_input_type,
     parse,
+    print_ast,
     type_from_ast,
     validate,
 )
@@ -36,8 +37,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.cache_backends import FlightFailed
 from app.context import Context, Services
-from app.errors import AppError, BadRequest, RateLimited
+from app.errors import AppError, BadRequest, RateLimited, UpstreamUnavailable
+from app.response_cache import Entry, cache_key, to_response
+from app.upstream._http import track_data_sources
 from rest_facade.envelope import json_response
 from rest_facade.params import Variables, first
 from rest_facade.routes import ROUTES, RestRoute
@@ -45,6 +49,10 @@ from rest_facade.routes import ROUTES, RestRoute
 log = logging.getLogger("naap.rest")
 
 OPERATIONS_DIR = Path(__file__).parent / "operations"
+# (operation, raw query string) -> (cache key, variables): a repeated public read
+# skips parameter parsing and key hashing. Bounded; cleared when full.
+_QUERY_MEMO: dict[tuple[str, bytes], PlannedRead] = {}
+_QUERY_MEMO_SIZE = 4096
 BYPASS_PARAMS = ("refresh", "nocache")
 MAX_JSON_BODY = 64 * 1024
 
@@ -58,6 +66,7 @@ class Prepared:
     row: RestRoute
     document: str
     body_type: GraphQLInputType | None
+    normalized: str  # the document as printed from its AST: the cache key's part
 
 
 def prepare(
@@ -96,7 +105,7 @@ def prepare(
             if not is_input_type(found):
                 raise OperationError(f"{path.name}: ${row.body} is not an input")
             body_type = found
-        prepared.append(Prepared(row, source, body_type))
+        prepared.append(Prepared(row, source, body_type, print_ast(document)))
     return prepared
 
 
@@ -195,7 +204,24 @@ async def handle(
     schema: strawberry.Schema,
     services: Services,
 ) -> Response:
+    """(Starlette calls any ASGI callable returned here; cached reads return the
+    cache's lighter `RawResponse`.)"""
     row = prepared.row
+    if row.cache.shared is not None and request.method == "GET":
+        # Public reads: no caller to identify, and a cache hit needs no context.
+        memo_key = (row.operation, request.scope["query_string"])
+        read = _QUERY_MEMO.get(memo_key)
+        if read is None:
+            try:
+                read = _plan_read(prepared, request)
+            except AppError as exc:
+                return _error(row, exc, row.cache.rejected(request.query_params).header)
+            if len(_QUERY_MEMO) >= _QUERY_MEMO_SIZE:
+                _QUERY_MEMO.clear()
+            _QUERY_MEMO[memo_key] = read
+        response = await _cached(request, prepared, schema, services, read)
+        return response  # type: ignore[no-any-return]
+
     query = request.query_params
     bypass = any(first(query, name) == "1" for name in BYPASS_PARAMS)
     context = Context.for_request(services, request, bypass_cache=bypass)
@@ -210,6 +236,28 @@ async def handle(
     except AppError as exc:
         return _error(row, exc, row.cache.rejected(query).header)
 
+    status, body, error = await _execute(prepared, schema, context, variables)
+    if error is not None:
+        if bypass:
+            cache_control = "no-store"
+        elif error.status >= 500:
+            cache_control = row.cache.failure(query).header
+        else:
+            cache_control = row.cache.rejected(query).header
+        return _error(row, error, cache_control)
+    policy = row.cache.failure(query) if context.degraded else row.cache.success(query)
+    headers = {"cache-control": "no-store" if bypass else policy.header}
+    return json_response(body, status, headers)
+
+
+async def _execute(
+    prepared: Prepared,
+    schema: strawberry.Schema,
+    context: Context,
+    variables: dict[str, Any],
+) -> tuple[int, Any, AppError | None]:
+    """Run the row's operation: (status, envelope body, the error if any)."""
+    row = prepared.row
     result = await schema.execute(
         prepared.document,
         variable_values=variables,
@@ -218,23 +266,95 @@ async def handle(
     )
     if result.errors:
         error = _first_app_error(result.errors)
-        if bypass:
-            cache_control = "no-store"
-        elif error.status >= 500:
-            cache_control = row.cache.failure(query).header
-        else:
-            cache_control = row.cache.rejected(query).header
-        return _error(row, error, cache_control)
-
-    degraded = bool(context.degraded)
-    policy = row.cache.failure(query) if degraded else row.cache.success(query)
-    headers = {"cache-control": "no-store" if bypass else policy.header}
+        return error.status, row.envelope.error(error.code, error.message), error
     data = pick(result.data, row.pick)
     meta = None
     if row.meta is not None and isinstance(data, dict):
         data = dict(data)
         meta = data.pop(row.meta)
-    return json_response(row.envelope.success(data, meta), 200, headers)
+    return 200, row.envelope.success(data, meta), None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRead:
+    """Everything a public read derives from its query string, computed once."""
+
+    key: str
+    variables: dict[str, Any]
+    bypass: bool
+    success: str  # Cache-Control headers for this query string
+    failure: str
+    rejected: str
+
+
+def _plan_read(prepared: Prepared, request: Request) -> PlannedRead:
+    row = prepared.row
+    query = request.query_params
+    variables = variables_from_query(row, request)
+    return PlannedRead(
+        key=cache_key(
+            "rest " + row.path, prepared.normalized, row.operation, variables
+        ),
+        variables=variables,
+        bypass=any(first(query, name) == "1" for name in BYPASS_PARAMS),
+        success=row.cache.success(query).header,
+        failure=row.cache.failure(query).header,
+        rejected=row.cache.rejected(query).header,
+    )
+
+
+async def _cached(
+    request: Request,
+    prepared: Prepared,
+    schema: strawberry.Schema,
+    services: Services,
+    read: PlannedRead,
+) -> Any:
+    """A public read through the response cache (see app/response_cache.py)."""
+    row = prepared.row
+    shared = row.cache.shared
+    assert shared is not None  # noqa: S101  (only called for shared rows)
+    freshness = services.freshness[shared]
+    variables = read.variables
+
+    async def fetch() -> Entry:
+        sources = track_data_sources()
+        context = Context.for_request(services, request)
+        status, body, _ = await _execute(prepared, schema, context, variables)
+        headers = {"content-type": "application/json"}
+        if "simulator" in sources:
+            headers["x-data-source"] = "simulator"
+        return Entry.build(
+            status=status,
+            body=orjson.dumps(body),
+            headers=headers,
+            freshness=freshness,
+            cacheable=status == 200 and not context.degraded,
+            now=services.responses.clock(),
+        )
+
+    try:
+        entry, x_cache = await services.responses.serve(
+            read.key, fetch, bypass=read.bypass
+        )
+    except FlightFailed:
+        error = UpstreamUnavailable("Service unavailable")
+        return _error(row, error, read.failure)
+    if read.bypass:
+        cache_control = "no-store"
+    elif entry.status == 200:
+        cache_control = read.success if entry.cacheable else read.failure
+    elif entry.status >= 500:
+        cache_control = read.failure
+    else:
+        cache_control = read.rejected
+    return to_response(
+        entry,
+        x_cache,
+        request.headers,
+        cache_control=cache_control,
+        now=services.responses.clock(),
+    )
 
 
 def pick(data: Any, path: str) -> Any:

@@ -55,6 +55,12 @@ def timeframe(raw: str) -> str:
     return str(inputs.timeframe_hours(raw))
 
 
+def ignored(raw: str) -> Variables:
+    """Accepted for compatibility, deliberately not a variable: every value shares one
+    cache entry (and one upstream call)."""
+    return Variables()
+
+
 def period(raw: str) -> str:
     return f"{inputs.period_hours(raw)}h"
 
@@ -111,7 +117,13 @@ def network_limit(raw: str) -> Variables:
 
 # --- cache rules --------------------------------------------------------------------
 class DashboardCache:
-    """Appendix A: one hour at the CDN for data, five seconds for a 503."""
+    """Appendix A: one hour at the CDN for data, five seconds for a 503.
+
+    `shared`: the server's response cache keeps these answers (as `dashboard`
+    entries); Cache-Control is computed per request, never stored with the entry.
+    """
+
+    shared: str | None = "dashboard"
 
     def success(self, query: QueryParams) -> CachePolicy:
         return DASHBOARD_SUCCESS
@@ -124,7 +136,9 @@ class DashboardCache:
 
 
 class PrivateCache:
-    """Authenticated data: never stored by a CDN or the browser."""
+    """Authenticated data: never stored by a CDN, the browser or this server."""
+
+    shared: str | None = None
 
     def success(self, query: QueryParams) -> CachePolicy:
         return PRIVATE_NO_STORE
@@ -162,6 +176,8 @@ def poll_seconds(raw: str | None) -> int:
 
 class JobFeedCache:
     """§3.9: CDN and browser caching match the dashboard's refresh cadence."""
+
+    shared: str | None = "job_feed"
 
     def success(self, query: QueryParams) -> CachePolicy:
         poll = poll_seconds(first(query, "pollMs"))

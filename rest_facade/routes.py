@@ -20,6 +20,8 @@ from rest_facade.envelope import BARE, STANDARD, Envelope
 
 
 class CacheRule(Protocol):
+    shared: str | None  # the response cache's freshness class, None = not cached
+
     def success(self, query: QueryParams) -> CachePolicy: ...
 
     def failure(self, query: QueryParams) -> CachePolicy: ...
@@ -96,7 +98,8 @@ ROUTES: tuple[RestRoute, ...] = (
         "/api/v1/dashboard/gpu-capacity",
         "DashboardGPUCapacity",
         pick="gpuCapacity",
-        params={"timeframe": _TIMEFRAME},
+        # The upstream inventory is a fixed 24 h view (§13 item 13): accepted, unused.
+        params={"timeframe": p.Param("timeframe", p.ignored, "Accepted; ignored.")},
         summary="GPU capacity",
     ),
     RestRoute(

@@ -424,12 +424,16 @@ async def test_graphiql_asset_is_served_locally(
 
 
 async def test_graphiql_page_says_to_run_make_install_when_assets_are_missing(
-    client: httpx.AsyncClient,
+    settings: Settings,
+    clock: Clock,
+    simulator: Starlette,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.setattr("app.main.GRAPHIQL_ASSETS", tmp_path)
-    response = await client.get("/graphql", headers={"accept": "text/html"})
+    app = create_app(settings, simulator=simulator, clock=clock)
+    async with serving(app) as client:
+        response = await client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 503
     assert "make install" in response.text
 

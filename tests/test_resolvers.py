@@ -530,6 +530,8 @@ def make_context(analytics: Any, *, eth_usd: float = 3000.0) -> Context:
         oauth=cast(Any, None),
         box=cast(Any, None),
         login_limiter=cast(Any, None),
+        responses=cast(Any, None),
+        freshness={},
     )
     return Context(services=services)
 

@@ -1,0 +1,299 @@
+"""`/graphql`: Strawberry's ASGI app, with a shared cache in front for public queries.
+
+A query whose every root field is public (`PUBLIC_ROOT_FIELDS`) is answered through
+the response cache, like the REST routes: same keys (normalised document,
+operation, canonical variables), same fresh/stale windows (the strictest of its
+root fields), `X-Cache`, ETag/304, gzip. Anything else — a mutation, a developer
+field, a request Strawberry must judge (bad JSON, a syntax error) — goes to
+Strawberry untouched and leaves with `Cache-Control: private, no-store`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    parse,
+    print_ast,
+)
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.types import Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from app.cache import DASHBOARD_UNAVAILABLE, CachePolicy
+from app.cache_backends import FlightFailed
+from app.context import Context, Services
+from app.graphiql import graphiql_html, missing_assets
+from app.response_cache import Entry, Freshness, cache_key, to_response
+from app.schema import PUBLIC_ROOT_FIELDS
+from app.upstream._http import track_data_sources
+
+MAX_BODY_BYTES = 1024 * 1024
+
+# What a CDN or browser may do with a cached public GraphQL answer, by class.
+GRAPHQL_CACHE_CONTROL = {
+    "dashboard": CachePolicy.public(60, 3600, 7200).header,
+    "job_feed": CachePolicy.public(5, 5, 10).header,
+}
+
+
+class StrawberryApp(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our context, orjson and a self-hosted GraphiQL."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        services: Services,
+        *,
+        assets_dir: Any,
+        assets_path: str,
+        default_query: str,
+    ) -> None:
+        enabled = services.settings.graphiql
+        super().__init__(schema, graphql_ide="graphiql" if enabled else None)
+        self._services = services
+        self._assets_dir = assets_dir
+        self._assets_path = assets_path
+        self._default_query = default_query
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context.for_request(self._services, request)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        missing = missing_assets(self._assets_dir)
+        if missing:
+            return HTMLResponse(
+                "<!doctype html><title>GraphiQL assets missing</title><p>GraphiQL's "
+                "files are not installed (missing: " + ", ".join(missing) + "). "
+                "Run <code>make install</code>; POST /graphql works meanwhile.</p>",
+                status_code=503,
+            )
+        return HTMLResponse(
+            graphiql_html(
+                endpoint="/graphql",
+                assets_path=self._assets_path,
+                default_query=self._default_query,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What caching a public query needs, computed once per document text."""
+
+    normalized: str
+    freshness_class: str
+
+
+def _root_fields(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> set[str]:
+    names: set[str] = set()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)
+        elif isinstance(selection, InlineFragmentNode):
+            names |= _root_fields(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is None:
+                return {"<unknown fragment>"}
+            names |= _root_fields(fragment.selection_set, fragments)
+    return names
+
+
+@functools.lru_cache(maxsize=512)
+def plan_for(query: str, operation_name: str | None) -> Plan | None:
+    """A plan when the operation is a query of public root fields only."""
+    try:
+        document: DocumentNode = parse(query)
+    except GraphQLError:
+        return None  # Strawberry reports the syntax error
+    operations = [
+        d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    if operation_name is not None:
+        operations = [
+            o for o in operations if o.name and o.name.value == operation_name
+        ]
+    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        return None
+    fragments = {
+        d.name.value: d
+        for d in document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    fields = _root_fields(operations[0].selection_set, fragments)
+    classes = {PUBLIC_ROOT_FIELDS.get(name) for name in fields}
+    if not fields or None in classes:
+        return None
+    # The strictest class: the one kept fresh for the shortest time.
+    strictest = "job_feed" if "job_feed" in classes else "dashboard"
+    return Plan(print_ast(document), strictest)
+
+
+class CachedGraphQL:
+    """ASGI front for `/graphql`: public queries through the response cache."""
+
+    def __init__(
+        self, app: StrawberryApp, schema: strawberry.Schema, services: Services
+    ) -> None:
+        self.app = app
+        self.schema = schema
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        body = b""
+        payload: Any = None
+        if scope["method"] == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0]
+            body = await request.body()
+            if content_type.strip().lower() == "application/json":
+                try:
+                    payload = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    payload = None
+        elif "query" in request.query_params:
+            payload = dict(request.query_params)
+            raw_variables = payload.get("variables")
+            if raw_variables:
+                try:
+                    payload["variables"] = orjson.loads(raw_variables)
+                except orjson.JSONDecodeError:
+                    payload = None
+
+        plan = self._plan(payload)
+        if plan is None or payload is None:
+            await self._pass_through(
+                scope, body, receive, send, has_query=bool(payload)
+            )
+            return
+        response = await self._cached(request, plan, payload)
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _plan(payload: Any) -> Plan | None:
+        if not isinstance(payload, dict):
+            return None
+        query = payload.get("query")
+        operation = payload.get("operationName")
+        variables = payload.get("variables")
+        if not isinstance(query, str) or len(query) > MAX_BODY_BYTES:
+            return None
+        if operation is not None and not isinstance(operation, str):
+            return None
+        if variables is not None and not isinstance(variables, dict):
+            return None
+        return plan_for(query, operation)
+
+    async def _cached(
+        self, request: Request, plan: Plan, payload: dict[str, Any]
+    ) -> Any:
+        services = self.services
+        variables = payload.get("variables") or {}
+        operation = payload.get("operationName")
+        freshness: Freshness = services.freshness[plan.freshness_class]
+        key = cache_key("graphql", plan.normalized, operation, variables)
+        bypass = request.headers.get("cache-control", "").lower() == "no-cache"
+
+        async def fetch() -> Entry:
+            sources = track_data_sources()
+            context = Context.for_request(services, request)
+            result = await self.schema.execute(
+                payload["query"],
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation,
+            )
+            document: dict[str, Any] = {"data": result.data}
+            if result.errors:
+                document["errors"] = [e.formatted for e in result.errors]
+            headers = {"content-type": "application/json"}
+            if "simulator" in sources:
+                headers["x-data-source"] = "simulator"
+            return Entry.build(
+                status=200,
+                body=orjson.dumps(document),
+                headers=headers,
+                freshness=freshness,
+                cacheable=not result.errors and not context.degraded,
+                now=services.responses.clock(),
+            )
+
+        try:
+            entry, x_cache = await services.responses.serve(key, fetch, bypass=bypass)
+        except FlightFailed:
+            return JSONResponse(
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": "Service unavailable",
+                            "extensions": {"code": "SERVICE_UNAVAILABLE"},
+                        }
+                    ],
+                },
+                status_code=503,
+                headers={"cache-control": DASHBOARD_UNAVAILABLE.header},
+            )
+        cache_control = (
+            GRAPHQL_CACHE_CONTROL[plan.freshness_class]
+            if entry.cacheable
+            else DASHBOARD_UNAVAILABLE.header
+        )
+        return to_response(
+            entry,
+            x_cache,
+            request.headers,
+            cache_control=cache_control,
+            now=services.responses.clock(),
+        )
+
+    async def _pass_through(
+        self,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+        *,
+        has_query: bool,
+    ) -> None:
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if scope["method"] == "POST" and not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start" and has_query:
+                headers = list(message.get("headers", []))
+                if not any(name == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"private, no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, replay, send_private)

@@ -1,0 +1,1078 @@
+"""Benchmark the dashboard routes against a bare Starlette baseline: `make bench`.
+
+Starts, on loopback and in the same run, the API server (simulated upstreams, a
+throwaway SQLite database) and a bare Starlette app that returns the stored bytes
+of the KPI body; drives both with the same load (wrk when installed, otherwise an
+asyncio + httpx generator with a fixed number of connections) and prints
+requests/s, p50, p99 and peak RSS for each target with its ratio to the baseline.
+Writes the table, the machine and the settings to BENCHMARKS.md.
+
+    python scripts/bench.py [--duration 10] [--connections 50] [--threads 2]
+        [--warmup 2] [--port 8091] [--baseline-port 8092] [--out BENCHMARKS.md]
+        [--tool auto|wrk|python] [--timeout 30]
+
+A benchmark, not a test: the target checks are printed, never asserted. Exit
+status 0 whatever the numbers; 1 when a server fails to start or a warm-up
+request fails; 2 on bad arguments (a busy port, --tool wrk without wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+KPI_PATH = "/api/v1/dashboard/kpi"
+ORCHESTRATORS_PATH = "/api/v1/dashboard/orchestrators"
+GRAPHQL_PATH = "/graphql"
+WARMUP_REQUESTS = 3
+START_TIMEOUT = 60.0
+
+# Targets, as ratios to the same-run baseline (issue text). Printed, never asserted.
+KPI_MIN_RPS_RATIO = 0.60
+KPI_MAX_P99_RATIO = 2.0
+OVERVIEW_MIN_RPS_RATIO = 0.30
+
+# Every dashboard root field with its full selection, as in the REST operations
+# (rest_facade/operations/Dashboard*.graphql, NetworkModels.graphql).
+OVERVIEW_QUERY = """\
+query BenchOverview {
+  kpi {
+    successRate { value delta }
+    orchestratorsObserved { value delta }
+    dailyUsageMins { value delta }
+    dailySessionCount { value delta }
+    dailyNetworkFeesEth { value delta }
+    timeframeHours
+    hourlySessions { hour value }
+    hourlyUsage { hour value }
+    requests {
+      ai_batch { ...JobsStats }
+      byoc { ...JobsStats }
+    }
+  }
+  protocol { currentRound blockProgress totalBlocks totalStakedLPT }
+  fees(days: 180) {
+    totalEth
+    totalUsd
+    oneDayVolumeUsd
+    oneDayVolumeEth
+    oneWeekVolumeUsd
+    oneWeekVolumeEth
+    volumeChangeUsd
+    volumeChangeEth
+    weeklyVolumeChangeUsd
+    weeklyVolumeChangeEth
+    dayData { dateS volumeEth volumeUsd }
+    weeklyData { date weeklyVolumeEth weeklyVolumeUsd }
+  }
+  pipelines(limit: 200) {
+    name
+    sessions
+    mins
+    avgFps
+    color
+    modelMins { model mins sessions avgFps }
+  }
+  pipelinesOverview {
+    streaming {
+      name
+      sessions
+      mins
+      avgFps
+      color
+      modelMins { model mins sessions avgFps }
+    }
+    requests {
+      by_pipeline {
+        pipeline
+        total_jobs
+        selected_jobs
+        no_orch_jobs
+        success_rate
+        avg_duration_ms
+      }
+      by_capability {
+        capability
+        total_jobs
+        selected_jobs
+        no_orch_jobs
+        success_rate
+        avg_duration_ms
+      }
+    }
+  }
+  pipelineCatalog { id name models regions }
+  gpuCapacity {
+    totalGPUs
+    activeGPUs
+    availableCapacity
+    models { model count }
+    pipelineGPUs {
+      name
+      gpus
+      models { model gpus }
+    }
+  }
+  pricing {
+    pipeline
+    model
+    unit
+    price
+    avgWeiPerUnit
+    pixelsPerUnit
+    outputPerDollar
+    capacity
+  }
+  orchestrators {
+    address
+    uris
+    lastSeen
+    knownSessions
+    successSessions
+    successRatio
+    effectiveSuccessRate
+    noSwapRatio
+    slaScore
+    pipelines
+    pipelineModels { pipelineId modelIds }
+    gpuCount
+  }
+  jobFeed {
+    streams {
+      id
+      pipeline
+      model
+      status
+      startedAt
+      gateway
+      orchestratorUrl
+      inputFps
+      outputFps
+      lastSeen
+      durationSeconds
+      runningFor
+    }
+    clickhouseConfigured
+    queryFailed
+  }
+  networkModels {
+    models {
+      Pipeline
+      Model
+      WarmOrchCount
+      TotalCapacity
+      PriceMinWeiPerPixel
+      PriceMaxWeiPerPixel
+      PriceAvgWeiPerPixel
+    }
+    count
+    total
+  }
+}
+
+fragment JobsStats on DashboardJobsStats {
+  total_jobs
+  selected_jobs
+  no_orch_jobs
+  success_rate
+  avg_duration_ms
+}
+"""
+
+BASELINE_APP = '''\
+"""naap-api benchmark baseline: one route returning stored bytes (bench.py)."""
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+BODY = Path({body_path!r}).read_bytes()
+
+
+async def stored(request):
+    return Response(BODY, media_type="application/json")
+
+
+app = Starlette(routes=[Route({path!r}, stored, methods=["GET"])])
+'''
+
+# The servers get these variables of ours and the benchmark's own, nothing else, so
+# no setting in the caller's shell (upstream URLs, CACHE_URL, TTLs) changes them.
+SERVER_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+class BenchError(Exception):
+    """A server did not start or did not answer: no numbers to report."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    method: str
+    url: str
+    body: bytes | None = None
+    content_type: str | None = None
+
+
+@dataclasses.dataclass
+class Result:
+    target: Target
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int = 0
+    non_2xx: int = 0
+    rss_mib: float | None = None
+    body_bytes: int = 0
+    x_cache: str | None = None
+    graphql_errors: int = 0
+
+
+# --- processes ------------------------------------------------------------------
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _uvicorn_command() -> list[str]:
+    venv_uvicorn = ROOT / ".venv" / "bin" / "uvicorn"
+    if venv_uvicorn.exists():
+        return [str(venv_uvicorn)]
+    return [sys.executable, "-m", "uvicorn"]
+
+
+def _server_args(port: int) -> list[str]:
+    """The same uvicorn settings for the server and the baseline."""
+    return [
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
+def _clean_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in SERVER_ENV_KEEP}
+    env.update(extra)
+    return env
+
+
+class Server:
+    """One uvicorn subprocess, its log in a file, stopped by `stop()`."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path):
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, cwd: Path) -> None:
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # our Ctrl-C reaches us, we stop them
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None  # noqa: S101 (started before use)
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, url: str, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                code = None if self.proc is None else self.proc.returncode
+                raise BenchError(
+                    f"{self.name} exited (status {code}) before answering {url}:\n"
+                    f"{self.log_tail()}"
+                )
+            try:
+                response = httpx.get(url, timeout=2.0)
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}"
+            else:
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            time.sleep(0.2)
+        raise BenchError(
+            f"{self.name} did not answer {url} within {timeout:.0f} s ({last}):\n"
+            f"{self.log_tail()}"
+        )
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(timeout=10)
+
+
+# --- memory ---------------------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, found through /proc/<n>/stat."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak RSS (VmHWM) of the process and its children, summed, in MiB."""
+    return sum(_status_kib(p, "VmHWM") for p in _descendants(pid)) / 1024
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (clear_refs 5); False where not allowed."""
+    ok = True
+    for p in _descendants(pid):
+        try:
+            Path(f"/proc/{p}/clear_refs").write_text("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+# --- load -----------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> tuple[float, float, float, int, int, int]:
+    """requests/s, p50 ms, p99 ms, requests, socket errors, non-2xx from wrk."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    if rps is None:
+        raise BenchError(f"could not read wrk's output:\n{output}")
+    latency = {
+        pct: _ms(value, unit)
+        for pct, value, unit in re.findall(
+            r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE
+        )
+    }
+    total = re.search(r"^\s+(\d+) requests in", output, re.MULTILINE)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return (
+        float(rps.group(1)),
+        latency.get("50", math.nan),
+        latency.get("99", math.nan),
+        int(total.group(1)) if total else 0,
+        sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+        int(non_2xx.group(1)) if non_2xx else 0,
+    )
+
+
+def _lua_long_string(text: str) -> str:
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    eq = "=" * level
+    return f"[{eq}[{text}]{eq}]"
+
+
+def wrk_script(target: Target, tmp: Path) -> Path | None:
+    if target.method == "GET" and target.body is None:
+        return None
+    path = tmp / f"{target.key}.lua"
+    lines = [f'wrk.method = "{target.method}"']
+    if target.body is not None:
+        lines.append(f"wrk.body = {_lua_long_string(target.body.decode())}")
+    if target.content_type:
+        lines.append(f'wrk.headers["Content-Type"] = "{target.content_type}"')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_wrk(
+    target: Target, args: argparse.Namespace, duration: float, tmp: Path
+) -> Result:
+    argv = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={args.timeout}s",
+        "--latency",
+    ]
+    script = wrk_script(target, tmp)
+    if script is not None:
+        argv += ["-s", str(script)]
+    argv.append(target.url)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, check=False, timeout=duration + 120
+    )
+    if done.returncode != 0:
+        raise BenchError(
+            f"wrk failed ({done.returncode}): {done.stderr or done.stdout}"
+        )
+    rps, p50, p99, total, errors, non_2xx = parse_wrk(done.stdout)
+    return Result(target, rps, p50, p99, total, errors, non_2xx)
+
+
+def percentile(sorted_samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted samples (q in 0..1)."""
+    if not sorted_samples:
+        return math.nan
+    rank = max(1, math.ceil(q * len(sorted_samples)))
+    return sorted_samples[rank - 1]
+
+
+async def _python_load(
+    target: Target, connections: int, duration: float, request_timeout: float
+) -> Result:
+    """`connections` workers, each looping on its own keep-alive connection.
+
+    One client per worker (a pool of one), `connections` in all: a single
+    client's pool of 50 (httpx.Limits(max_connections=50)) degrades to about a
+    fifth of the throughput on this machine, measuring httpcore's pool instead
+    of the server.
+    """
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    # Like wrk: no compression, so both tools move the same bytes.
+    headers = {"accept-encoding": "identity"}
+    if target.content_type:
+        headers["content-type"] = target.content_type
+    latencies: list[float] = []
+    counts = {"errors": 0, "non_2xx": 0}
+    start = time.perf_counter()
+    deadline = start + duration
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(
+            limits=limits, timeout=request_timeout, headers=headers
+        ) as client:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    response = await client.request(
+                        target.method, target.url, content=target.body
+                    )
+                except httpx.HTTPError:
+                    counts["errors"] += 1
+                    await asyncio.sleep(0.01)
+                    continue
+                latencies.append(time.perf_counter() - began)
+                if not 200 <= response.status_code < 400:
+                    counts["non_2xx"] += 1
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return Result(
+        target,
+        rps=len(latencies) / elapsed if elapsed > 0 else 0.0,
+        p50_ms=percentile(latencies, 0.50) * 1e3,
+        p99_ms=percentile(latencies, 0.99) * 1e3,
+        requests=len(latencies),
+        errors=counts["errors"],
+        non_2xx=counts["non_2xx"],
+    )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when installed (uvicorn[standard] brings it): a faster client."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run_load(
+    tool: str, target: Target, args: argparse.Namespace, duration: float, tmp: Path
+) -> Result:
+    if tool == "wrk":
+        return run_wrk(target, args, duration, tmp)
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(
+            _python_load(target, args.connections, duration, float(args.timeout))
+        )
+
+
+# --- warm-up --------------------------------------------------------------------
+
+
+def warm(target: Target) -> tuple[bytes, str | None, int]:
+    """A few requests so the measured ones hit the caches; the last one's body,
+    X-Cache header and GraphQL error count. A failing request is fatal."""
+    headers = {"accept-encoding": "identity"}
+    if target.content_type:
+        headers["content-type"] = target.content_type
+    response: httpx.Response | None = None
+    with httpx.Client(timeout=60.0, headers=headers) as client:
+        for _ in range(WARMUP_REQUESTS):
+            response = client.request(target.method, target.url, content=target.body)
+            if response.status_code != 200:
+                raise BenchError(
+                    f"{target.label}: warm-up got HTTP {response.status_code}: "
+                    f"{response.text[:500]}"
+                )
+    assert response is not None  # noqa: S101 (WARMUP_REQUESTS > 0)
+    graphql_errors = 0
+    if target.url.endswith(GRAPHQL_PATH):
+        payload = response.json()
+        graphql_errors = len(payload.get("errors") or [])
+    return response.content, response.headers.get("x-cache"), graphql_errors
+
+
+# --- report ---------------------------------------------------------------------
+
+
+def _read_first(path: str, pattern: str) -> str | None:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    match = re.search(pattern, text, re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _wrk_version() -> str | None:
+    if shutil.which("wrk") is None:
+        return None
+    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    first = (done.stdout or done.stderr).splitlines()
+    return first[0].split(" Copyright")[0] if first else "wrk"
+
+
+def machine_info() -> dict[str, str]:
+    mem_kib = _read_first("/proc/meminfo", r"^MemTotal:\s+(\d+)")
+    return {
+        "CPUs (nproc)": str(len(os.sched_getaffinity(0))),
+        "CPU model": _read_first("/proc/cpuinfo", r"^model name\s*:\s*(.+)$")
+        or platform.processor()
+        or "unknown",
+        "memory": f"{int(mem_kib) / 1024**2:.1f} GiB" if mem_kib else "unknown",
+        "kernel": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "uvicorn": _version("uvicorn"),
+        "starlette": _version("starlette"),
+        "strawberry-graphql": _version("strawberry-graphql"),
+    }
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(value: float, base: float) -> float:
+    if base <= 0 or math.isnan(value) or math.isnan(base):
+        return math.nan
+    return value / base
+
+
+def table(results: list[Result], baseline: Result) -> str:
+    rows = [
+        "| target | requests/s | p50 ms | p99 ms | peak RSS MiB | body bytes "
+        "| rps / baseline | p99 / baseline |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.target.label} | {_fmt(r.rps)} | {_fmt(r.p50_ms, 2)} "
+            f"| {_fmt(r.p99_ms, 2)} | {_fmt(r.rss_mib)} | {r.body_bytes:,} "
+            f"| {_fmt(_ratio(r.rps, baseline.rps), 2)} "
+            f"| {_fmt(_ratio(r.p99_ms, baseline.p99_ms), 2)} |"
+        )
+    return "\n".join(rows)
+
+
+def checks(kpi: Result, overview: Result, baseline: Result) -> list[str]:
+    kpi_rps = _ratio(kpi.rps, baseline.rps)
+    kpi_p99 = _ratio(kpi.p99_ms, baseline.p99_ms)
+    ov_rps = _ratio(overview.rps, baseline.rps)
+    kpi_met = kpi_rps >= KPI_MIN_RPS_RATIO and kpi_p99 <= KPI_MAX_P99_RATIO
+    ov_met = ov_rps >= OVERVIEW_MIN_RPS_RATIO
+    return [
+        f"- Route 1 (KPI): rps ratio {_fmt(kpi_rps, 2)} "
+        f"(target >= {KPI_MIN_RPS_RATIO:.2f}) and p99 ratio {_fmt(kpi_p99, 2)} "
+        f"(target <= {KPI_MAX_P99_RATIO:.1f}): **{'met' if kpi_met else 'not met'}**",
+        f"- Route 3 (GraphQL overview): rps ratio {_fmt(ov_rps, 2)} "
+        f"(target >= {OVERVIEW_MIN_RPS_RATIO:.2f}): "
+        f"**{'met' if ov_met else 'not met'}**",
+    ]
+
+
+def notes(results: list[Result]) -> list[str]:
+    out = []
+    for r in results:
+        bits = []
+        if r.errors:
+            bits.append(f"{r.errors} socket errors/timeouts")
+        if r.non_2xx:
+            bits.append(f"{r.non_2xx} non-2xx responses")
+        if r.graphql_errors:
+            bits.append(f"{r.graphql_errors} GraphQL errors in the warm-up response")
+        if bits:
+            out.append(f"- {r.target.label}: " + ", ".join(bits))
+    return out
+
+
+def write_report(
+    out: Path,
+    *,
+    args: argparse.Namespace,
+    tool: str,
+    machine: dict[str, str],
+    date: str,
+    results: list[Result],
+    baseline: Result,
+    kpi: Result,
+    overview: Result,
+    rss_note: str,
+) -> None:
+    tool_desc = (
+        f"{_wrk_version() or 'wrk'} (`wrk -t{args.threads} -c{args.connections} "
+        f"-d{max(1, round(args.duration))}s --timeout={args.timeout}s --latency`; "
+        "the GraphQL "
+        "POST through a Lua script setting method, body and content type)"
+        if tool == "wrk"
+        else f"Python generator (asyncio + httpx, {args.connections} workers each "
+        "looping on its own keep-alive connection, uvloop when installed, in the "
+        "benchmark's own process; latency from `time.perf_counter`, nearest-rank "
+        "percentiles). It is itself a "
+        "bottleneck: it shares the machine's CPUs with the server and saturates "
+        "before a fast server does, so the baseline is understated and the ratios "
+        "flattered; prefer wrk (`apt-get install wrk`)"
+    )
+    warnings = notes(results)
+    lines = [
+        "# naap-api benchmarks",
+        "",
+        "Written by `scripts/bench.py`. Run it with `make bench` (or "
+        "`.venv/bin/python scripts/bench.py --duration 10 --connections 50`; "
+        "`--help` lists the options). Nothing here is a test: the targets are "
+        "reported, never asserted.",
+        "",
+        f"Date: {date} (UTC)",
+        "",
+        "## Machine",
+        "",
+        *(f"- {key}: {value}" for key, value in machine.items()),
+        "",
+        "## Settings",
+        "",
+        f"- Load tool: {tool_desc}",
+        f"- Connections: {args.connections}; threads: {args.threads} (wrk only); "
+        f"duration: {args.duration:g} s per target; warm-up: {WARMUP_REQUESTS} "
+        f"requests then {args.warmup:g} s of the same load, discarded; per-request "
+        f"timeout: {args.timeout} s",
+        "- Server: `uvicorn app.main:create_app --factory --host 127.0.0.1 "
+        "--workers 1 --log-level warning --no-access-log` (uvicorn's default "
+        "`--http`/`--loop`: httptools and uvloop when installed); `APP_ENV="
+        "development`, `LOG_LEVEL=warning`, a fresh migrated SQLite database, "
+        "everything else default",
+        "- Upstreams: the built-in simulator, in process (no upstream URL set)",
+        "- Rate limits: none configured (the only limiter guards the login start, "
+        "not these routes)",
+        "- Cache: the server's defaults (no cache setting in the environment, so "
+        "its in-process defaults); each target was warmed first so the measured "
+        "requests are hits (see `X-Cache` below)",
+        "- Baseline: a bare Starlette app with one route returning the stored bytes "
+        "of the KPI body as `application/json`, run by the same uvicorn command "
+        "and worker count, in the same run",
+        f"- Peak RSS: {rss_note}",
+        "- `X-Cache` of the last warm-up response: "
+        + "; ".join(
+            f"{r.target.label.split('.')[0]}: {r.x_cache or 'absent'}" for r in results
+        ),
+        "",
+        "## Results",
+        "",
+        table(results, baseline),
+        "",
+        "## Target checks",
+        "",
+        *checks(kpi, overview, baseline),
+        "",
+    ]
+    if warnings:
+        lines += ["## Warnings", "", *warnings, ""]
+    lines += [
+        "## How to read this",
+        "",
+        "The ratios are what matter: each route is compared with a bare Starlette "
+        "app serving the same number of bytes, measured in the same run on the "
+        "same machine with the same load, so the ratio is the cost of the "
+        "framework work (routing, GraphQL execution, serialisation, middleware) "
+        "rather than of the machine. Absolute requests/s and latencies depend on "
+        "the machine, the load tool and whatever else is running; compare them "
+        "only between runs on the same machine. For scale, NaaP's own BFF served "
+        "about 330-400 requests/s for the KPI route at 50 connections on a machine "
+        "of this class, with p99 near 1 s. Latencies are measured by the load "
+        "tool from send to last byte at a fixed number of connections (closed "
+        "loop), so p99 grows with the queue when the server is saturated.",
+        "",
+    ]
+    out.write_text("\n".join(lines))
+
+
+# --- main -----------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark naap-api's dashboard routes against a bare "
+        "Starlette baseline and write BENCHMARKS.md."
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds each")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of discarded load each"
+    )
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--baseline-port", type=int, default=8092)
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--timeout", type=int, default=30, help="per-request timeout, seconds"
+    )
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.warmup < 0 or args.timeout <= 0:
+        parser.error("--duration and --timeout must be > 0, --warmup >= 0")
+    if args.connections < 1 or args.threads < 1:
+        parser.error("--connections and --threads must be >= 1")
+    if args.threads > args.connections:
+        parser.error("--threads must not exceed --connections (wrk)")
+    if args.port == args.baseline_port:
+        parser.error("--port and --baseline-port must differ")
+    return args
+
+
+def choose_tool(requested: str) -> str | None:
+    """The load tool to use; None when wrk is asked for and not installed."""
+    have_wrk = shutil.which("wrk") is not None
+    if requested == "auto":
+        return "wrk" if have_wrk else "python"
+    if requested == "wrk" and not have_wrk:
+        return None
+    return requested
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # run the finally blocks: stop both servers
+
+
+@contextlib.contextmanager
+def servers_stopped(servers: list[Server]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def measure(
+    target: Target,
+    server: Server,
+    tool: str,
+    args: argparse.Namespace,
+    tmp: Path,
+    rss_reset: bool,
+) -> Result:
+    if rss_reset:
+        reset_peak_rss(server.pid)
+    body, x_cache, graphql_errors = warm(target)
+    cache = f"X-Cache: {x_cache}" if x_cache is not None else "no X-Cache header"
+    print(f"  warmed {target.label}: {len(body):,} bytes, {cache}", flush=True)
+    if graphql_errors:
+        print(f"  WARNING: {graphql_errors} GraphQL errors in the response", flush=True)
+    if args.warmup > 0:
+        run_load(tool, target, args, args.warmup, tmp)
+    result = run_load(tool, target, args, args.duration, tmp)
+    result.rss_mib = peak_rss_mib(server.pid)
+    result.body_bytes = len(body)
+    result.x_cache = x_cache
+    result.graphql_errors = graphql_errors
+    print(
+        f"  {result.rps:,.1f} req/s, p50 {_fmt(result.p50_ms, 2)} ms, "
+        f"p99 {_fmt(result.p99_ms, 2)} ms, peak RSS {_fmt(result.rss_mib)} MiB "
+        f"({result.requests:,} requests)",
+        flush=True,
+    )
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    tool = choose_tool(args.tool)
+    if tool is None:
+        print("bench: --tool wrk but wrk is not on PATH", file=sys.stderr)
+        return 2
+    for port in (args.port, args.baseline_port):
+        if not _port_free(port):
+            print(f"bench: port {port} on {HOST} is in use", file=sys.stderr)
+            return 2
+    machine = machine_info()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    api = f"http://{HOST}:{args.port}"
+    base = f"http://{HOST}:{args.baseline_port}"
+    print(f"bench: load tool {tool}", flush=True)
+    if tool == "python":
+        print(
+            "bench: NOTE the Python load generator is itself a bottleneck (it "
+            "shares the CPUs with the servers); install wrk for real numbers",
+            flush=True,
+        )
+
+    with tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        server_env = _clean_env(
+            {
+                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+                "APP_ENV": "development",
+                "LOG_LEVEL": "warning",
+            }
+        )
+        migrated = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "migrate.py")],
+            cwd=ROOT,
+            env=server_env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if migrated.returncode != 0:
+            print(f"bench: migrate failed:\n{migrated.stderr}", file=sys.stderr)
+            return 1
+        server = Server(
+            "naap-api",
+            [
+                *_uvicorn_command(),
+                "app.main:create_app",
+                "--factory",
+                *_server_args(args.port),
+            ],
+            server_env,
+            tmp / "server.log",
+        )
+        baseline_server = Server(
+            "baseline",
+            [
+                *_uvicorn_command(),
+                "bench_baseline:app",
+                "--app-dir",
+                str(tmp),
+                *_server_args(args.baseline_port),
+            ],
+            _clean_env({}),
+            tmp / "baseline.log",
+        )
+        with servers_stopped([server, baseline_server]):
+            try:
+                server.start(ROOT)
+                server.wait_ready(api + "/healthz")
+                kpi_body = httpx.get(
+                    api + KPI_PATH,
+                    timeout=60.0,
+                    headers={"accept-encoding": "identity"},
+                )
+                if kpi_body.status_code != 200:
+                    raise BenchError(f"{KPI_PATH}: HTTP {kpi_body.status_code}")
+                body_path = tmp / "kpi.json"
+                body_path.write_bytes(kpi_body.content)
+                (tmp / "bench_baseline.py").write_text(
+                    BASELINE_APP.format(body_path=str(body_path), path=KPI_PATH)
+                )
+                baseline_server.start(tmp)
+                baseline_server.wait_ready(base + KPI_PATH)
+                print(
+                    f"bench: naap-api pid {server.pid} on {api}, baseline pid "
+                    f"{baseline_server.pid} on {base}; KPI body "
+                    f"{len(kpi_body.content):,} bytes",
+                    flush=True,
+                )
+                rss_reset = reset_peak_rss(server.pid) and reset_peak_rss(
+                    baseline_server.pid
+                )
+                overview = json.dumps({"query": OVERVIEW_QUERY}).encode()
+                plan = [
+                    (
+                        Target(
+                            "kpi", f"1. GET {KPI_PATH} (hit)", "GET", api + KPI_PATH
+                        ),
+                        server,
+                    ),
+                    (
+                        Target(
+                            "orchestrators",
+                            f"2. GET {ORCHESTRATORS_PATH} (hit, largest body)",
+                            "GET",
+                            api + ORCHESTRATORS_PATH,
+                        ),
+                        server,
+                    ),
+                    (
+                        Target(
+                            "overview",
+                            "3. POST /graphql, whole overview (hit)",
+                            "POST",
+                            api + GRAPHQL_PATH,
+                            body=overview,
+                            content_type="application/json",
+                        ),
+                        server,
+                    ),
+                    (
+                        Target(
+                            "baseline",
+                            "4. baseline: bare Starlette, stored KPI bytes",
+                            "GET",
+                            base + KPI_PATH,
+                        ),
+                        baseline_server,
+                    ),
+                ]
+                results = []
+                for target, owner in plan:
+                    print(f"bench: {target.label}", flush=True)
+                    results.append(measure(target, owner, tool, args, tmp, rss_reset))
+            except BenchError as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 1
+
+    kpi, _orchestrators, overview_result, baseline = results
+    rss_note = (
+        "VmHWM from /proc of each server process and its children, reset "
+        "(clear_refs) before each target's warm-up, so each row is that target's "
+        "peak (memory retained from earlier targets included)"
+        if rss_reset
+        else "VmHWM from /proc of each server process and its children: the "
+        "high-water mark since the process started (clear_refs not permitted)"
+    )
+    print()
+    print(table(results, baseline))
+    print()
+    print("Target checks (reported, not asserted):")
+    for line in checks(kpi, overview_result, baseline):
+        print(line.replace("**", ""))
+    for line in notes(results):
+        print("WARNING " + line[2:])
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    write_report(
+        out,
+        args=args,
+        tool=tool,
+        machine=machine,
+        date=date,
+        results=results,
+        baseline=baseline,
+        kpi=kpi,
+        overview=overview_result,
+        rss_note=rss_note,
+    )
+    print(f"\nbench: wrote {out} (tool: {tool})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # the servers are stopped by then
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
