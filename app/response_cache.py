@@ -325,10 +325,24 @@ def to_response(
     return RawResponse(entry.status, headers, body)
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Accept-Encoding allows gzip (RFC 9110 §12.5.3: `q=0` means "not acceptable")."""
+    qualities: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.partition(";")
+        quality = params.strip().removeprefix("q=").strip() if params else "1"
+        try:
+            qualities[coding.strip()] = float(quality or "1")
+        except ValueError:
+            qualities[coding.strip()] = 0.0
+    # An explicit `gzip` entry wins over the `*` wildcard.
+    return qualities.get("gzip", qualities.get("*", 0.0)) > 0
+
+
 def select_body(entry: Entry, accept_encoding: str) -> tuple[bytes, str, bool]:
     """(body, etag, gzipped) for the client's Accept-Encoding."""
-    accepts_gzip = entry.gzip_body is not None and "gzip" in accept_encoding.lower()
-    if accepts_gzip and entry.gzip_body is not None and entry.gzip_etag is not None:
+    use_gzip = entry.gzip_body is not None and accepts_gzip(accept_encoding)
+    if use_gzip and entry.gzip_body is not None and entry.gzip_etag is not None:
         return entry.gzip_body, entry.gzip_etag, True
     return entry.body, entry.etag, False
 

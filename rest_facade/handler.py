@@ -319,7 +319,7 @@ async def _cached(
 
     async def fetch() -> Entry:
         sources = track_data_sources()
-        context = Context.for_request(services, request)
+        context = Context.for_request(services, request, bypass_cache=read.bypass)
         status, body, _ = await _execute(prepared, schema, context, variables)
         headers = {"content-type": "application/json"}
         if "simulator" in sources:
