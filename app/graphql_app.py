@@ -149,6 +149,20 @@ def plan_for(query: str, operation_name: str | None) -> Plan | None:
     return Plan(print_ast(document), strictest)
 
 
+def _key(plan: Plan, payload: dict[str, Any]) -> str:
+    variables = payload.get("variables") or {}
+    return cache_key(
+        "graphql", plan.normalized, payload.get("operationName"), variables
+    )
+
+
+# Raw JSON body -> (plan, payload, key) for public queries already seen: the
+# dashboard repeats the same few bodies. Bounded; cleared when full.
+_BODY_MEMO: dict[bytes, tuple[Plan, dict[str, Any], str]] = {}
+_BODY_MEMO_SIZE = 1024
+_BODY_MEMO_MAX_BODY = 16 * 1024  # so the memo stays under ~16 MiB
+
+
 class CachedGraphQL:
     """ASGI front for `/graphql`: public queries through the response cache."""
 
@@ -166,10 +180,18 @@ class CachedGraphQL:
         request = Request(scope, receive)
         body = b""
         payload: Any = None
+        is_json = False
         if scope["method"] == "POST":
-            content_type = request.headers.get("content-type", "").split(";")[0]
             body = await request.body()
-            if content_type.strip().lower() == "application/json":
+            content_type = request.headers.get("content-type", "").split(";")[0]
+            is_json = content_type.strip().lower() == "application/json"
+            known = _BODY_MEMO.get(body) if is_json else None
+            if known is not None:
+                # A body seen before: its plan, key and variables are known.
+                response = await self._cached(request, *known)
+                await response(scope, receive, send)
+                return
+            if is_json:
                 try:
                     payload = orjson.loads(body)
                 except orjson.JSONDecodeError:
@@ -189,7 +211,12 @@ class CachedGraphQL:
                 scope, body, receive, send, has_query=bool(payload)
             )
             return
-        response = await self._cached(request, plan, payload)
+        known = (plan, payload, _key(plan, payload))
+        if is_json and len(body) <= _BODY_MEMO_MAX_BODY:
+            if len(_BODY_MEMO) >= _BODY_MEMO_SIZE:
+                _BODY_MEMO.clear()
+            _BODY_MEMO[body] = known
+        response = await self._cached(request, *known)
         await response(scope, receive, send)
 
     @staticmethod
@@ -208,13 +235,12 @@ class CachedGraphQL:
         return plan_for(query, operation)
 
     async def _cached(
-        self, request: Request, plan: Plan, payload: dict[str, Any]
+        self, request: Request, plan: Plan, payload: dict[str, Any], key: str
     ) -> Any:
         services = self.services
         variables = payload.get("variables") or {}
         operation = payload.get("operationName")
         freshness: Freshness = services.freshness[plan.freshness_class]
-        key = cache_key("graphql", plan.normalized, operation, variables)
         bypass = request.headers.get("cache-control", "").lower() == "no-cache"
 
         async def fetch() -> Entry:

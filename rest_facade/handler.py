@@ -53,6 +53,7 @@ OPERATIONS_DIR = Path(__file__).parent / "operations"
 # skips parameter parsing and key hashing. Bounded; cleared when full.
 _QUERY_MEMO: dict[tuple[str, bytes], PlannedRead] = {}
 _QUERY_MEMO_SIZE = 4096
+_QUERY_MEMO_MAX_QUERY = 2048  # bytes: so the memo stays small
 BYPASS_PARAMS = ("refresh", "nocache")
 MAX_JSON_BODY = 64 * 1024
 
@@ -114,11 +115,27 @@ def load_operations(schema: strawberry.Schema) -> dict[str, str]:
     return {p.row.operation: p.document for p in prepare(schema)}
 
 
+class RowEndpoint:
+    """A row's ASGI endpoint: `handle`, without Starlette's per-request function
+    wrapper (errors still reach the app's exception middleware)."""
+
+    def __init__(
+        self, prepared: Prepared, schema: strawberry.Schema, services: Services
+    ) -> None:
+        self.handle = partial(
+            handle, prepared=prepared, schema=schema, services=services
+        )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+
 def build_routes(schema: strawberry.Schema, services: Services) -> list[Route]:
     return [
         Route(
             p.row.path,
-            partial(handle, prepared=p, schema=schema, services=services),
+            RowEndpoint(p, schema, services),
             methods=list(p.row.methods),
             name=p.row.operation,
         )
@@ -216,9 +233,10 @@ async def handle(
                 read = _plan_read(prepared, request)
             except AppError as exc:
                 return _error(row, exc, row.cache.rejected(request.query_params).header)
-            if len(_QUERY_MEMO) >= _QUERY_MEMO_SIZE:
-                _QUERY_MEMO.clear()
-            _QUERY_MEMO[memo_key] = read
+            if len(memo_key[1]) <= _QUERY_MEMO_MAX_QUERY:
+                if len(_QUERY_MEMO) >= _QUERY_MEMO_SIZE:
+                    _QUERY_MEMO.clear()
+                _QUERY_MEMO[memo_key] = read
         response = await _cached(request, prepared, schema, services, read)
         return response  # type: ignore[no-any-return]
 
