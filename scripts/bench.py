@@ -55,152 +55,55 @@ KPI_MIN_RPS_RATIO = 0.60
 KPI_MAX_P99_RATIO = 2.0
 OVERVIEW_MIN_RPS_RATIO = 0.30
 
-# Every dashboard root field with its full selection, as in the REST operations
-# (rest_facade/operations/Dashboard*.graphql, NetworkModels.graphql).
-OVERVIEW_QUERY = """\
-query BenchOverview {
-  kpi {
-    successRate { value delta }
-    orchestratorsObserved { value delta }
-    dailyUsageMins { value delta }
-    dailySessionCount { value delta }
-    dailyNetworkFeesEth { value delta }
-    timeframeHours
-    hourlySessions { hour value }
-    hourlyUsage { hour value }
-    requests {
-      ai_batch { ...JobsStats }
-      byoc { ...JobsStats }
-    }
-  }
-  protocol { currentRound blockProgress totalBlocks totalStakedLPT }
-  fees(days: 180) {
-    totalEth
-    totalUsd
-    oneDayVolumeUsd
-    oneDayVolumeEth
-    oneWeekVolumeUsd
-    oneWeekVolumeEth
-    volumeChangeUsd
-    volumeChangeEth
-    weeklyVolumeChangeUsd
-    weeklyVolumeChangeEth
-    dayData { dateS volumeEth volumeUsd }
-    weeklyData { date weeklyVolumeEth weeklyVolumeUsd }
-  }
-  pipelines(limit: 200) {
-    name
-    sessions
-    mins
-    avgFps
-    color
-    modelMins { model mins sessions avgFps }
-  }
-  pipelinesOverview {
-    streaming {
-      name
-      sessions
-      mins
-      avgFps
-      color
-      modelMins { model mins sessions avgFps }
-    }
-    requests {
-      by_pipeline {
-        pipeline
-        total_jobs
-        selected_jobs
-        no_orch_jobs
-        success_rate
-        avg_duration_ms
-      }
-      by_capability {
-        capability
-        total_jobs
-        selected_jobs
-        no_orch_jobs
-        success_rate
-        avg_duration_ms
-      }
-    }
-  }
-  pipelineCatalog { id name models regions }
-  gpuCapacity {
-    totalGPUs
-    activeGPUs
-    availableCapacity
-    models { model count }
-    pipelineGPUs {
-      name
-      gpus
-      models { model gpus }
-    }
-  }
-  pricing {
-    pipeline
-    model
-    unit
-    price
-    avgWeiPerUnit
-    pixelsPerUnit
-    outputPerDollar
-    capacity
-  }
-  orchestrators {
-    address
-    uris
-    lastSeen
-    knownSessions
-    successSessions
-    successRatio
-    effectiveSuccessRate
-    noSwapRatio
-    slaScore
-    pipelines
-    pipelineModels { pipelineId modelIds }
-    gpuCount
-  }
-  jobFeed {
-    streams {
-      id
-      pipeline
-      model
-      status
-      startedAt
-      gateway
-      orchestratorUrl
-      inputFps
-      outputFps
-      lastSeen
-      durationSeconds
-      runningFor
-    }
-    clickhouseConfigured
-    queryFailed
-  }
-  networkModels {
-    models {
-      Pipeline
-      Model
-      WarmOrchCount
-      TotalCapacity
-      PriceMinWeiPerPixel
-      PriceMaxWeiPerPixel
-      PriceAvgWeiPerPixel
-    }
-    count
-    total
-  }
-}
+# Every dashboard root field with its full selection: built from the REST
+# operations themselves (rest_facade/operations/Dashboard*.graphql and
+# NetworkModels.graphql), so the benchmark follows them when they change.
+OVERVIEW_OPERATIONS = (
+    "DashboardKPI",
+    "DashboardProtocol",
+    "DashboardFees",
+    "DashboardPipelines",
+    "DashboardPipelineCatalog",
+    "DashboardGPUCapacity",
+    "DashboardPricing",
+    "DashboardOrchestrators",
+    "DashboardJobFeed",
+    "NetworkModels",
+)
 
-fragment JobsStats on DashboardJobsStats {
-  total_jobs
-  selected_jobs
-  no_orch_jobs
-  success_rate
-  avg_duration_ms
-}
-"""
+
+def overview_query() -> str:
+    """One query: the operations' variables, root selections and fragments merged
+    (the variables are all optional and of one type per name)."""
+    from graphql import OperationDefinitionNode, parse, print_ast
+
+    variables: dict[str, str] = {}
+    selections: list[str] = []
+    fragments: dict[str, str] = {}
+    for name in OVERVIEW_OPERATIONS:
+        source = (ROOT / "rest_facade" / "operations" / f"{name}.graphql").read_text()
+        for definition in parse(source).definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                for var in definition.variable_definitions or ():
+                    variables[var.variable.name.value] = print_ast(var.type)
+                selections.extend(
+                    print_ast(s) for s in definition.selection_set.selections
+                )
+            else:
+                fragments[definition.name.value] = print_ast(definition)  # type: ignore[attr-defined]
+    # The SDK's `pipelines` field has no REST operation of its own.
+    selections.append(
+        "pipelines(limit: $limit, timeframe: $timeframe) "
+        "{ name mins sessions avgFps color modelMins { model mins sessions avgFps } }"
+    )
+    signature = ", ".join(f"${k}: {t}" for k, t in variables.items())
+    body = "\n  ".join(selections)
+    return f"query BenchOverview({signature}) {{\n  {body}\n}}\n" + "\n".join(
+        fragments.values()
+    )
+
+
+OVERVIEW_QUERY = overview_query()
 
 BASELINE_APP = '''\
 """naap-api benchmark baseline: one route returning stored bytes (bench.py)."""
