@@ -42,7 +42,10 @@ from app.response_cache import Entry, Freshness, cache_key, to_response
 from app.schema import PUBLIC_ROOT_FIELDS
 from app.upstream._http import track_data_sources
 
-MAX_BODY_BYTES = 1024 * 1024
+# Documents longer than this are not considered for the shared cache (they go to
+# Strawberry as they are): the plan cache below is keyed by the document text, so
+# its memory must stay bounded by size as well as by count.
+MAX_CACHEABLE_QUERY = 16 * 1024
 
 # What a CDN or browser may do with a cached public GraphQL answer, by class.
 GRAPHQL_CACHE_CONTROL = {
@@ -226,7 +229,7 @@ class CachedGraphQL:
         query = payload.get("query")
         operation = payload.get("operationName")
         variables = payload.get("variables")
-        if not isinstance(query, str) or len(query) > MAX_BODY_BYTES:
+        if not isinstance(query, str) or len(query) > MAX_CACHEABLE_QUERY:
             return None
         if operation is not None and not isinstance(operation, str):
             return None

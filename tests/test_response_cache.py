@@ -20,6 +20,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.graphql_app import MAX_CACHEABLE_QUERY, plan_for
 from app.main import create_app
 from app.response_cache import GZIP_MIN_BYTES, ResponseCache
 from app.upstream.simulator import Fault
@@ -578,3 +579,17 @@ async def test_refresh_reaches_the_upstream_when_upstream_results_are_kept(
         refreshed = await http.get(f"{KPI}?refresh=1")
     assert refreshed.status_code == 200
     assert calls(sim) == 2
+
+
+async def test_very_long_public_query_is_answered_but_not_planned_or_shared(
+    client: httpx.AsyncClient,
+) -> None:
+    padding = "#" + "x" * MAX_CACHEABLE_QUERY + "\n"
+    query = padding + "{ protocol { currentRound } }"
+    plan_for.cache_clear()
+    first = await client.post("/graphql", json={"query": query})
+    second = await client.post("/graphql", json={"query": query})
+    assert first.status_code == second.status_code == 200
+    assert first.json()["data"]["protocol"]["currentRound"] > 0
+    assert "x-cache" not in second.headers
+    assert plan_for.cache_info().currsize == 0
