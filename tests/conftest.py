@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from app.auth import mint_token
 from app.db import Database, migrate
@@ -122,6 +125,13 @@ def app(settings: Settings, simulator: Starlette, clock: Clock) -> Starlette:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as http:
+        yield http
+
+
+@asynccontextmanager
+async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An app started (lifespan) and a client on its ASGI interface."""
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
@@ -131,7 +141,38 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@asynccontextmanager
+async def serve_on_loopback(asgi_app: ASGIApp) -> AsyncIterator[str]:
+    """`asgi_app` under uvicorn on a free loopback port, in this event loop; yields
+    its base URL. For what ASGITransport cannot show: timeouts, drips, refusals."""
+    config = uvicorn.Config(
+        asgi_app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        # A request the app gave up on (a 30 s fault) must not hold up teardown.
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(5):
+            while not server.started:
+                if task.done():
+                    task.result()  # surface a startup failure
+                    pytest.fail("the loopback server stopped during startup")
+                await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def open_client(app: Starlette) -> tuple[LifespanManager, httpx.AsyncClient]:
+    """Like `serve`, for tests that hold several apps open at once."""
     manager = LifespanManager(app)
     await manager.__aenter__()
     http = httpx.AsyncClient(

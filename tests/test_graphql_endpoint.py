@@ -7,8 +7,7 @@ self-hosted GraphiQL page and its assets, and `/healthz`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from app.schema import schema
 from app.settings import Settings
 from app.upstream.analytics import AnalyticsClient, GPUCapacity
 from app.upstream.simulator import Fault
-from tests.conftest import Clock, gql, make_settings, open_client
+from tests.conftest import Clock, gql, make_settings, serve
 from tests.test_rest_routes import Recorder
 
 Build = Callable[..., tuple[Starlette, Starlette]]
@@ -70,16 +69,6 @@ def recorder(simulator: Starlette) -> Recorder:
 def app(settings: Settings, recorder: Recorder, clock: Clock) -> Starlette:
     """conftest's `app`, with the simulator behind a recorder."""
     return create_app(settings, simulator=recorder, clock=clock)
-
-
-@asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    manager, http = await open_client(app)
-    try:
-        yield http
-    finally:
-        await http.aclose()
-        await manager.__aexit__(None, None, None)
 
 
 async def post(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
@@ -290,7 +279,7 @@ async def test_kpi_is_null_with_service_unavailable_when_its_upstream_fails(
     faulty_app: Build,
 ) -> None:
     app, _sim = faulty_app({"dashboard/kpi": Fault(status=500)})
-    async with serving(app) as client:
+    async with serve(app) as client:
         body = await post(
             client, "{ kpi { timeframeHours } protocol { currentRound } }"
         )
@@ -306,7 +295,7 @@ async def test_job_feed_reports_failure_in_band_when_its_upstream_fails(
     faulty_app: Build,
 ) -> None:
     app, _sim = faulty_app({"dashboard/job-feed": Fault(status=500)})
-    async with serving(app) as client:
+    async with serve(app) as client:
         data = await gql(
             client, "{ jobFeed { streams { id } queryFailed clickhouseConfigured } }"
         )
@@ -432,7 +421,7 @@ async def test_graphiql_page_says_to_run_make_install_when_assets_are_missing(
 ) -> None:
     monkeypatch.setattr("app.main.GRAPHIQL_ASSETS", tmp_path)
     app = create_app(settings, simulator=simulator, clock=clock)
-    async with serving(app) as client:
+    async with serve(app) as client:
         response = await client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 503
     assert "make install" in response.text
@@ -442,7 +431,7 @@ async def test_graphiql_page_is_not_served_when_disabled(
     clock: Clock, simulator: Starlette
 ) -> None:
     app = create_app(make_settings(graphiql=False), simulator=simulator, clock=clock)
-    async with serving(app) as client:
+    async with serve(app) as client:
         page = await client.get("/graphql", headers={"accept": "text/html"})
         data = await gql(client, "{ protocol { currentRound } }")
     assert page.status_code == 404

@@ -12,15 +12,13 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from app.auth import mint_token
@@ -29,7 +27,7 @@ from app.main import create_app
 from app.ratelimit import FixedWindowLimiter
 from app.settings import Settings
 from app.upstream.simulator import Fault
-from tests.conftest import Clock, auth, make_settings, token_for
+from tests.conftest import Clock, auth, make_settings, serve, token_for
 
 ORIGIN = "http://test"
 PROVIDERS = "/api/v1/auth/providers"
@@ -55,17 +53,6 @@ query Result($slug: String!, $id: String) {
 
 
 # --- helpers ---------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url=ORIGIN
-        ) as http,
-    ):
-        yield http
 
 
 def local(url: str) -> str:

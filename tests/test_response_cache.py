@@ -13,8 +13,7 @@ import asyncio
 import gzip
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 
 import httpx
 import pytest
@@ -24,7 +23,7 @@ from app.graphql_app import MAX_CACHEABLE_QUERY, plan_for
 from app.main import create_app
 from app.response_cache import GZIP_MIN_BYTES, ResponseCache
 from app.upstream.simulator import Fault
-from tests.conftest import Clock, auth, make_settings, open_client
+from tests.conftest import Clock, auth, make_settings, serve
 
 KPI = "/api/v1/dashboard/kpi"
 PIPELINES = "/api/v1/dashboard/pipelines"
@@ -72,16 +71,6 @@ def install_clock(app: Starlette) -> CacheClock:
 def calls(sim: Starlette, key: str = "dashboard/kpi") -> int:
     count: int = sim.state.calls[key]
     return count
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    manager, http = await open_client(app)
-    try:
-        yield http
-    finally:
-        await http.aclose()
-        await manager.__aexit__(None, None, None)
 
 
 async def get_raw(

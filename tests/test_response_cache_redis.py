@@ -20,12 +20,11 @@ from typing import IO
 import httpx
 import pytest
 import redis.asyncio as redis
-import uvicorn
 from starlette.applications import Starlette
 
 from app.response_cache import ResponseCache
 from app.upstream.simulator import Fault, create_simulator
-from tests.conftest import open_client
+from tests.conftest import serve, serve_on_loopback
 from tests.redisutil import redis_test_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,16 +58,6 @@ def responses(app: Starlette) -> ResponseCache:
 def calls(sim: Starlette, key: str = "dashboard/kpi") -> int:
     count: int = sim.state.calls[key]
     return count
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    manager, http = await open_client(app)
-    try:
-        yield http
-    finally:
-        await http.aclose()
-        await manager.__aexit__(None, None, None)
 
 
 @asynccontextmanager
@@ -114,32 +103,10 @@ def read_log(path: Path) -> str:
 async def live_simulator(
     faults: Mapping[str, Fault],
 ) -> AsyncIterator[tuple[Starlette, str]]:
-    """The simulator served by uvicorn on a loopback port, in this event loop:
-    (the app, its base URL)."""
+    """The simulator on a loopback port, in this event loop: (the app, its URL)."""
     sim = create_simulator(seed=1, faults=faults)
-    config = uvicorn.Config(
-        sim,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(5):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    pytest.fail("the simulator server stopped during startup")
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield sim, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_on_loopback(sim) as base_url:
+        yield sim, base_url
 
 
 async def run_checked(*args: str, env: dict[str, str]) -> None:
@@ -154,7 +121,7 @@ async def run_checked(*args: str, env: dict[str, str]) -> None:
     assert process.returncode == 0, output.decode(errors="replace")
 
 
-async def wait_until_serving(
+async def wait_until_serve(
     process: asyncio.subprocess.Process, base_url: str, log: Path
 ) -> None:
     """Poll /healthz until the worker answers (or fail with its log)."""
@@ -228,7 +195,7 @@ async def test_cold_key_is_fetched_once_when_two_worker_processes_share_redis(
                     )
             bases = [f"http://127.0.0.1:{port}" for port in ports]
             for worker, base, log in zip(workers, bases, logs, strict=True):
-                await wait_until_serving(worker, base, log)
+                await wait_until_serve(worker, base, log)
 
             limits = httpx.Limits(max_connections=50)
             async with (

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +28,7 @@ from app.settings import Settings
 from app.upstream import _parse
 from app.upstream._http import JsonTransport
 from app.upstream.simulator import Fault, create_simulator
-from tests.conftest import Clock, open_client
+from tests.conftest import Clock, serve
 
 Build = Callable[..., tuple[Starlette, Starlette]]
 
@@ -135,16 +134,6 @@ CATALOG_SOURCES = (
     "dashboard/pricing",
     "dashboard/pipeline-catalog",
 )
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    manager, http = await open_client(app)
-    try:
-        yield http
-    finally:
-        await http.aclose()
-        await manager.__aexit__(None, None, None)
 
 
 def assert_unavailable(response: httpx.Response, message: str) -> None:

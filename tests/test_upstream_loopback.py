@@ -7,23 +7,20 @@ stack run here against a real TCP server. Each upstream deadline is 0.5 s.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
 from app.upstream.simulator import Fault, create_simulator
-from tests.conftest import Clock, make_settings, open_client
+from tests.conftest import Clock, make_settings, serve, serve_on_loopback
 
 pytestmark = pytest.mark.slow
 
@@ -66,40 +63,8 @@ def upstream_settings(base_url: str, **overrides: Any) -> Settings:
 @pytest.fixture
 async def live_simulator(clock: Clock) -> AsyncIterator[LiveSimulator]:
     sim = create_simulator(seed=1, clock=clock)
-    config = uvicorn.Config(
-        sim,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        # A request the app gave up on (a 30 s fault) must not hold up teardown.
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(5):
-            while not server.started:
-                if task.done():
-                    task.result()  # surface a startup failure
-                    pytest.fail("the simulator server stopped during startup")
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield LiveSimulator(sim, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        await task
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    manager, http = await open_client(app)
-    try:
-        yield http
-    finally:
-        await http.aclose()
-        await manager.__aexit__(None, None, None)
+    async with serve_on_loopback(sim) as base_url:
+        yield LiveSimulator(sim, base_url)
 
 
 def closed_port_url() -> str:
