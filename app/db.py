@@ -9,6 +9,13 @@ Two backends, chosen by `DATABASE_URL`:
 - `postgresql+asyncpg://user:password@host:5432/dbname` (production): pooled
   connections are pinged before use, so a restarted server costs no request.
 
+Faults: a SQLite write lock still held by another writer when the busy timeout
+runs out, and a lost connection (server restarted, backend terminated, network
+gone), leave the sessions below as `DatabaseUnavailable` (503 SERVICE_UNAVAILABLE),
+logged once with the driver's message and counted in `naap_db_errors_total{kind}`.
+The transaction is rolled back first, so nothing is half-written. Integrity errors
+and every other exception pass through unchanged.
+
 The schema is owned by Alembic (`migrations/`), never by `create_all`: `migrate(url)`
 brings a database to head. It is synchronous (Alembic's API is); inside an event
 loop call `await asyncio.to_thread(migrate, url)`.
@@ -16,22 +23,29 @@ loop call `await asyncio.to_thread(migrate, url)`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from app.errors import DatabaseUnavailable
+from app.metrics import DB_ERRORS
+
+log = logging.getLogger("naap.db")
 
 ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = ROOT / "alembic.ini"
@@ -119,18 +133,22 @@ class Database:
         """`"sqlite"` or `"postgresql"`."""
         return self._dialect
 
-    def session(self) -> AsyncSession:
-        return self._sessions()
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        with unavailable_as_503():
+            async with self._sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
-        async with self._writers() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        with unavailable_as_503():
+            async with self._writers() as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
 
     async def aclose(self) -> None:
         await self.engine.dispose()
@@ -140,6 +158,71 @@ class Database:
 
 
 _SQLITE_BEGIN = "naap_sqlite_begin"
+
+# SQLite's SQLITE_BUSY / SQLITE_LOCKED messages: another connection holds the lock
+# the statement needs, past the busy timeout.
+_SQLITE_LOCKED = ("database is locked", "database is busy", "database table is locked")
+# asyncpg's "the connection is gone or the server will not serve it now" errors:
+# closed mid-operation, used after close, terminated by an administrator
+# (pg_terminate_backend), server shutting down or starting up, too many clients.
+_PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+LOCKED_MESSAGE = "The database is busy; retry shortly"
+CONNECTION_MESSAGE = "The database is unavailable; retry shortly"
+
+
+def unavailable_kind(exc: BaseException) -> str | None:
+    """`"locked"` or `"connection"` when `exc` means the database cannot serve the
+    work right now (a retry may succeed); None for everything else."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return "connection"
+        if isinstance(exc, OperationalError):
+            message = str(exc.orig).lower()
+            if any(text in message for text in _SQLITE_LOCKED):
+                return "locked"
+        # SQLAlchemy wraps asyncpg's exception in its DBAPI adapter: look down the
+        # chain (orig, then its cause) for the driver's own class.
+        cause: BaseException | None = exc.orig
+        while cause is not None:
+            if isinstance(cause, _PG_UNAVAILABLE):
+                return "connection"
+            cause = cause.__cause__
+        return None
+    if isinstance(exc, OSError):  # connect(): refused, unreachable, timed out
+        return "connection"
+    return None
+
+
+@contextmanager
+def unavailable_as_503() -> Iterator[None]:
+    """The one seam where database faults become `DatabaseUnavailable`."""
+    try:
+        yield
+    except (DBAPIError, OSError) as exc:
+        kind = unavailable_kind(exc)
+        if kind is None:
+            raise
+        DB_ERRORS.labels(kind=kind).inc()
+        # The driver's message only: SQLAlchemy's own text carries the statement's
+        # parameters (key hashes, encrypted tokens), which stay out of logs.
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        if cause is not None and cause.__cause__ is not None:
+            cause = cause.__cause__  # the driver's exception under SQLAlchemy's adapter
+        log.warning(
+            "database unavailable (kind=%s): %s: %s",
+            kind,
+            type(cause).__name__,
+            cause,
+        )
+        message = LOCKED_MESSAGE if kind == "locked" else CONNECTION_MESSAGE
+        raise DatabaseUnavailable(message, kind=kind) from exc
 
 
 def _sqlite_setup(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:

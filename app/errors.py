@@ -7,13 +7,16 @@
     ├── NotFound                  404 NOT_FOUND
     ├── Conflict                  409 CONFLICT
     ├── RateLimited               429 RATE_LIMITED
+    ├── DatabaseUnavailable       503 SERVICE_UNAVAILABLE  locked past the busy timeout,
+    │                                                      or the connection was lost
     └── UpstreamUnavailable       503 SERVICE_UNAVAILABLE
         ├── UpstreamTimeout       the call passed its deadline or could not connect
         ├── UpstreamStatusError   the upstream answered a non-2xx status
         └── UpstreamBadPayload    the body was not JSON, or not of the expected shape
 
 Clients see `code` and `message` (GraphQL: `errors[].extensions.code`). The upstream
-kind and name go to logs and metrics only: a client cannot act on them.
+kind and name, and the database failure's kind and driver message, go to logs and
+metrics only: a client cannot act on them (it can only retry).
 """
 
 from __future__ import annotations
@@ -83,6 +86,19 @@ class RateLimited(AppError):
     @property
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "retryAfter": self.retry_after}
+
+
+class DatabaseUnavailable(AppError):
+    """The database could not do the work now; nothing was written. Raised by
+    app/db.py's sessions, the one place database faults are recognised."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    default_message = "The database is unavailable; retry shortly"
+
+    def __init__(self, message: str | None = None, *, kind: str = "connection") -> None:
+        super().__init__(message)
+        self.kind = kind  # "locked" | "connection": logs and metrics only
 
 
 class UpstreamUnavailable(AppError):

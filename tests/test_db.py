@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import SQLModel, col, select
 
 from app.db import MIGRATIONS, Database, check, sqlite_file
+from app.errors import DatabaseUnavailable
 from app.models import (
     BillingProvider,
     DevApiAIModel,
@@ -276,9 +277,11 @@ async def test_sqlite_writers_take_the_write_lock_up_front(tmp_path: Path) -> No
     try:
         async with db.writer() as first:
             await first.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: lock held
-            with pytest.raises(OperationalError, match="locked"):
+            with pytest.raises(DatabaseUnavailable, match="busy") as raised:
                 async with db.writer() as second:
                     await second.execute(text("SELECT 1"))
+            assert raised.value.kind == "locked"
+            assert isinstance(raised.value.__cause__, OperationalError)
             assert await count(db, DevApiProject) == 0  # WAL: readers not blocked
             first.add(DevApiProject(user_id="u-1", name="App"))
         assert await count(db, DevApiProject) == 1
