@@ -212,7 +212,7 @@ def unavailable_as_503() -> Iterator[None]:
         DB_ERRORS.labels(kind=kind).inc()
         # The driver's message only: SQLAlchemy's own text carries the statement's
         # parameters (key hashes, encrypted tokens), which stay out of logs.
-        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        cause: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
         if cause is not None and cause.__cause__ is not None:
             cause = cause.__cause__  # the driver's exception under SQLAlchemy's adapter
         log.warning(

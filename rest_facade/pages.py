@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from app import broker
 from app.auth import CSRF_COOKIE, new_csrf_token
 from app.context import Services
-from app.errors import AppError
+from app.errors import AppError, DatabaseUnavailable
 from rest_facade.envelope import STANDARD, json_response
 
 log = logging.getLogger("naap.pages")
@@ -84,6 +84,8 @@ def plain_routes(services: Services) -> list[BaseRoute]:
             )
         except broker.CallbackFailed as exc:
             return _page(exc.title, exc.message, 400)
+        except DatabaseUnavailable as exc:  # a page, not a bare 500: say to retry
+            return _page("Please Try Again", exc.message, exc.status)
         return _page(
             "Authentication Complete",
             "Your key is ready. You can close this window.",
