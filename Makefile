@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 1
+# Seconds (whole) in-flight requests get after SIGTERM; the app's SHUTDOWN_TIMEOUT too.
+SHUTDOWN_TIMEOUT ?= 20
 SIM_PORT ?= 8100
 
 .DEFAULT_GOAL := help
@@ -41,8 +43,9 @@ run: install migrate
 	@echo "Developer API token: TOKEN=\$$(make -s token SUB=you) then"
 	@echo "  curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/api/v1/developer/keys"
 	HOST=$(HOST) PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
-		$(BIN)/uvicorn app.main:create_app --factory \
-		--host $(HOST) --port $(PORT) --workers $(WORKERS) --no-server-header
+		SHUTDOWN_TIMEOUT=$(SHUTDOWN_TIMEOUT) $(BIN)/uvicorn app.main:create_app --factory \
+		--host $(HOST) --port $(PORT) --workers $(WORKERS) --no-server-header \
+		--timeout-graceful-shutdown $(SHUTDOWN_TIMEOUT)
 
 # Dashboard routes vs a bare Starlette baseline, same run; writes BENCHMARKS.md.
 .PHONY: bench

@@ -8,6 +8,7 @@ its table, and the plain routes. Settings are read here, never at import time:
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -406,7 +407,13 @@ def create_app(
         try:
             yield
         finally:
-            await services.responses.drain()  # background refreshes use the clients
+            # Background refreshes use the clients: let them finish, within the
+            # same SHUTDOWN_TIMEOUT that uvicorn gave in-flight requests (make run).
+            try:
+                async with asyncio.timeout(settings.shutdown_timeout):
+                    await services.responses.drain()
+            except TimeoutError:  # cancelling drain's gather cancels the refreshes
+                log.warning("shutdown: background cache refreshes cancelled")
             for client in (
                 services.analytics,
                 services.subgraph,
