@@ -51,6 +51,7 @@ from tests.test_developer_api import (
     table_counts,
 )
 from tests.test_oauth_broker import assert_page, authorize, start
+from tests.test_response_cache_redis import free_port
 
 BUSY_MS = 200
 # Well above the busy timeout (scrypt and scheduling included), far below the
@@ -309,6 +310,37 @@ async def test_a_database_error_that_is_not_a_fault_is_not_a_503(
         )
     assert response["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
     assert (db_errors("locked"), db_errors("connection")) == counted
+
+
+# --- PostgreSQL: unreachable, connections terminated ---------------------------------
+
+
+async def test_an_unreachable_postgres_server_is_503_for_reads_and_writes(
+    simulator: Starlette, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens on the port (a stopped server): no PostgreSQL needed."""
+    url = f"postgresql+asyncpg://naap:naap@127.0.0.1:{free_port()}/naap"
+    app = create_app(make_settings(database_url=url), simulator=simulator, clock=clock)
+    lost_before = db_errors("connection")
+    async with serve(app) as client:
+        with caplog.at_level(logging.WARNING):
+            read = await client.get(PROJECTS, headers=auth())
+            write = await client.post(PROJECTS, json={"name": "X"}, headers=auth())
+            body = await graphql(client, PROJECT_NAMES, headers=auth())
+        dashboard = await client.get(KPI)
+
+    for response in (read, write):
+        assert error_of(response, 503) == {
+            "code": UNAVAILABLE,
+            "message": CONNECTION_MESSAGE,
+        }
+        assert response.headers["cache-control"] == PRIVATE
+    assert body["errors"][0]["extensions"]["code"] == UNAVAILABLE
+    assert dashboard.status_code == 200  # the public dashboard needs no database
+    assert db_errors("connection") - lost_before == 3
+    logged = [r.getMessage() for r in caplog.records if r.name == "naap.db"]
+    assert len(logged) == 3
+    assert all("kind=connection" in m for m in logged), logged
 
 
 # --- PostgreSQL: connections terminated ----------------------------------------------
