@@ -107,6 +107,9 @@ class Database:
       timeout), so concurrent writers, e.g. several uvicorn workers, serialise
       instead of failing half-way with "database is locked".
 
+    Both raise `DatabaseUnavailable` for a lock or connection fault (see above),
+    once the transaction is rolled back; every other exception passes unchanged.
+
     Sessions are SQLAlchemy `AsyncSession`s with `expire_on_commit=False` (objects
     stay readable after commit). Savepoints (`begin_nested()`) work on both
     backends: on SQLite the driver's own transaction handling is switched off and
