@@ -47,6 +47,8 @@ from app.metrics import DB_ERRORS
 
 log = logging.getLogger("naap.db")
 
+PG_CONNECT_TIMEOUT = 5.0  # seconds, per new PostgreSQL connection
+
 ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = ROOT / "alembic.ini"
 MIGRATIONS = ROOT / "migrations"
@@ -126,7 +128,14 @@ class Database:
             _sqlite_setup(self.engine, busy_timeout_ms=int(busy_timeout_ms))
             write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         else:
-            self.engine = create_async_engine(parsed, pool_pre_ping=True)
+            # asyncpg waits 60 s by default for a host that drops packets; a
+            # request would hang that long before its 503. Five seconds is plenty
+            # for a database on the same network.
+            self.engine = create_async_engine(
+                parsed,
+                pool_pre_ping=True,
+                connect_args={"timeout": PG_CONNECT_TIMEOUT},
+            )
             write_engine = self.engine
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writers = async_sessionmaker(write_engine, expire_on_commit=False)

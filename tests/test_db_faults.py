@@ -28,6 +28,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
+import app.db as app_db
 from app.db import CONNECTION_MESSAGE, LOCKED_MESSAGE
 from app.main import create_app
 from app.metrics import REGISTRY
@@ -341,6 +342,37 @@ async def test_an_unreachable_postgres_server_is_503_for_reads_and_writes(
     logged = [r.getMessage() for r in caplog.records if r.name == "naap.db"]
     assert len(logged) == 3
     assert all("kind=connection" in m for m in logged), logged
+
+
+async def test_a_silent_postgres_host_is_503_after_the_connect_timeout(
+    simulator: Starlette, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host that accepts the TCP connection and never answers (a hung server, a
+    black-holing firewall) must not hold a request for asyncpg's default 60 s: the
+    engine's connect timeout turns it into the same 503."""
+    monkeypatch.setattr(app_db, "PG_CONNECT_TIMEOUT", 0.5)
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # keep it open, say nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"postgresql+asyncpg://naap:naap@127.0.0.1:{port}/naap"
+    app = create_app(make_settings(database_url=url), simulator=simulator, clock=clock)
+    try:
+        async with serve(app) as client:
+            started = time.monotonic()
+            response = await client.get(PROJECTS, headers=auth())
+            elapsed = time.monotonic() - started
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert accepted, "the request never reached the silent host"
+    assert error_of(response, 503)["code"] == UNAVAILABLE
+    assert elapsed < WITHIN * 2, elapsed
 
 
 # --- PostgreSQL: connections terminated ----------------------------------------------
