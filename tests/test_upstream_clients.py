@@ -19,7 +19,6 @@ import pytest
 from app.cache import UpstreamCache
 from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
 from app.upstream._http import JsonTransport
-from app.upstream._parse import DROPPED_ROWS
 from app.upstream.analytics import (
     AnalyticsClient,
     HourlyBucket,
@@ -35,6 +34,7 @@ from app.upstream.subgraph import (
     FeeDay,
     SubgraphClient,
 )
+from tests.metricsutil import dropped_rows
 
 BASE = "http://up/v1"
 Handler = (
@@ -569,12 +569,12 @@ async def test_job_feed_drops_row_without_start_time_and_counts_it(
         {"id": "b", "pipeline": "llm", "startedAt": "2026-05-01T10:00:00Z"},
     ]
     client = analytics(make_http(Recorder(body)))
-    before = DROPPED_ROWS["dashboard/job-feed"]
+    before = dropped_rows("dashboard/job-feed")
 
     items = await client.dashboard_job_feed()
 
     assert [i.id for i in items] == ["b"]
-    assert DROPPED_ROWS["dashboard/job-feed"] == before + 1
+    assert dropped_rows("dashboard/job-feed") == before + 1
 
 
 async def test_model_inventory_accepts_pascal_case_aliases(make_http: Factory) -> None:
@@ -879,13 +879,13 @@ async def test_malformed_row_is_dropped_and_counted(make_http: Factory) -> None:
         orchestrator_row("0xalso-good", serviceUri=None, service_uri="https://b"),
     ]
     client = analytics(make_http(Recorder(body)))
-    before = DROPPED_ROWS["dashboard/orchestrators"]
+    before = dropped_rows("dashboard/orchestrators")
 
     rows = await client.dashboard_orchestrators(window="24h")
 
     assert [r.address for r in rows] == ["0xgood", "0xalso-good"]
     assert rows[1].service_uri == "https://b"
-    assert DROPPED_ROWS["dashboard/orchestrators"] == before + 2
+    assert dropped_rows("dashboard/orchestrators") == before + 2
 
 
 # --- the cache seam -------------------------------------------------------------------
