@@ -231,7 +231,9 @@ class JsonTransport:
         content: bytes | None = None,
     ) -> bytearray:
         """The body of a 2xx answer, within the deadline, retried at most once."""
-        deadline = current_deadline() or time.monotonic() + self._deadline
+        deadline = current_deadline()
+        if deadline is None:  # outside a request: a budget of its own
+            deadline = time.monotonic() + self._deadline
         what = f"{self.name} {method} {endpoint}"
         try:
             probe = self.breaker.acquire()
@@ -296,25 +298,29 @@ class JsonTransport:
                     return await self._read_capped(response, what)
                 finally:
                     await response.aclose()
-        except TimeoutError:
+        except TimeoutError as exc:
             error = UpstreamTimeout(
                 f"{what} exceeded {budget:.3g}s", upstream=self.name
             )
+            error.__cause__ = exc
             return _Failure(error, kind, unhealthy=True)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached the upstream: always safe to try once more.
             error = UpstreamTimeout(
                 f"{what} could not connect: {type(exc).__name__}", upstream=self.name
             )
+            error.__cause__ = exc
             return _Failure(error, "connect", unhealthy=True, retryable=True)
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
             error = UpstreamTimeout(f"{what} timed out", upstream=self.name)
+            error.__cause__ = exc
             return _Failure(error, "timeout", unhealthy=True)
         except httpx.TransportError as exc:
             # The connection broke mid-exchange (reset, protocol error).
             error = UpstreamTimeout(
                 f"{what} failed: {type(exc).__name__}", upstream=self.name
             )
+            error.__cause__ = exc
             return _Failure(error, "connect", unhealthy=True)
         except UpstreamBadPayload as exc:  # over the size cap
             return _Failure(exc, "too_large", unhealthy=False)
