@@ -47,8 +47,10 @@ from app.schema import build_schema
 from app.settings import OAuthProvider, Settings, load_settings
 from app.upstream._http import JsonTransport, track_data_sources
 from app.upstream.analytics import AnalyticsClient
+from app.upstream.breaker import CircuitBreaker
 from app.upstream.l1rpc import L1RpcClient
 from app.upstream.oauth import OAuthClient, ProviderEndpoints
+from app.upstream.resilience import DeadlineMiddleware
 from app.upstream.simulator import DEFAULT_OAUTH_CLIENTS, create_simulator
 from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
@@ -144,6 +146,11 @@ def build_services(
             cache=cache,
             transport=transport,
             simulated=simulated,
+            deadline=settings.request_deadline,
+            retries=settings.upstream_retries,
+            breaker=CircuitBreaker(
+                name, failures=settings.breaker_failures, reset=settings.breaker_reset
+            ),
         )
 
     ttl = settings.upstream_cache_ttl
@@ -447,6 +454,7 @@ def create_app(
         middleware=[
             Middleware(RequestHeadersMiddleware),
             Middleware(CorsMiddleware, allowed_origins=settings.cors_origins),
+            Middleware(DeadlineMiddleware, seconds=settings.request_deadline),
         ],
     )
     app.state.services = services

@@ -141,7 +141,7 @@ async def test_stale_entry_is_served_when_upstream_is_down(
     cache_clock = install_clock(app)
     first = await client.get(KPI)
     assert first.headers["x-cache"] == "MISS"
-    simulator.state.faults["dashboard/kpi"] = Fault(status=503)
+    simulator.state.faults["dashboard/kpi"] = Fault(status=500)
     cache_clock.advance(DASHBOARD_FRESH + 1)
 
     stale = await client.get(KPI)

@@ -279,7 +279,7 @@ async def test_stale_redis_entry_is_served_when_upstream_is_down(
     responses(app).clock = cache_clock
     async with serve(app) as http:
         first = await http.get(KPI)
-        sim.state.faults["dashboard/kpi"] = Fault(status=503)
+        sim.state.faults["dashboard/kpi"] = Fault(status=500)
         cache_clock.now += DASHBOARD_FRESH + 1
         stale = await http.get(KPI)
         await responses(app).drain()  # its background refresh fails

@@ -19,7 +19,6 @@ import pytest
 from app.cache import UpstreamCache
 from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
 from app.upstream._http import JsonTransport
-from app.upstream._parse import DROPPED_ROWS
 from app.upstream.analytics import (
     AnalyticsClient,
     HourlyBucket,
@@ -35,6 +34,7 @@ from app.upstream.subgraph import (
     FeeDay,
     SubgraphClient,
 )
+from tests.metricsutil import dropped_rows, errors, sample
 
 BASE = "http://up/v1"
 Handler = (
@@ -569,12 +569,12 @@ async def test_job_feed_drops_row_without_start_time_and_counts_it(
         {"id": "b", "pipeline": "llm", "startedAt": "2026-05-01T10:00:00Z"},
     ]
     client = analytics(make_http(Recorder(body)))
-    before = DROPPED_ROWS["dashboard/job-feed"]
+    before = dropped_rows("dashboard/job-feed")
 
     items = await client.dashboard_job_feed()
 
     assert [i.id for i in items] == ["b"]
-    assert DROPPED_ROWS["dashboard/job-feed"] == before + 1
+    assert dropped_rows("dashboard/job-feed") == before + 1
 
 
 async def test_model_inventory_accepts_pascal_case_aliases(make_http: Factory) -> None:
@@ -879,13 +879,13 @@ async def test_malformed_row_is_dropped_and_counted(make_http: Factory) -> None:
         orchestrator_row("0xalso-good", serviceUri=None, service_uri="https://b"),
     ]
     client = analytics(make_http(Recorder(body)))
-    before = DROPPED_ROWS["dashboard/orchestrators"]
+    before = dropped_rows("dashboard/orchestrators")
 
     rows = await client.dashboard_orchestrators(window="24h")
 
     assert [r.address for r in rows] == ["0xgood", "0xalso-good"]
     assert rows[1].service_uri == "https://b"
-    assert DROPPED_ROWS["dashboard/orchestrators"] == before + 2
+    assert dropped_rows("dashboard/orchestrators") == before + 2
 
 
 # --- the cache seam -------------------------------------------------------------------
@@ -1201,3 +1201,60 @@ async def test_cancelled_only_waiter_still_stores_the_result(
 
 async def _value(key: str) -> str:
     return key
+
+
+# --- metrics labels ------------------------------------------------------------------
+def latency_count(upstream: str, endpoint: str) -> float:
+    return sample(
+        "naap_upstream_request_duration_seconds_count",
+        upstream=upstream,
+        endpoint=endpoint,
+    )
+
+
+async def test_latency_is_labelled_by_endpoint_never_by_query_values(
+    make_http: Factory,
+) -> None:
+    client = analytics(make_http(Recorder([]), name="metrics-analytics"))
+    before = latency_count("metrics-analytics", "dashboard/job-feed")
+
+    await client.dashboard_job_feed(limit=7)
+    await client.dashboard_job_feed(limit=8)
+
+    assert latency_count("metrics-analytics", "dashboard/job-feed") == before + 2
+
+
+async def test_post_upstreams_are_labelled_by_service_and_method(
+    make_http: Factory,
+) -> None:
+    rpc = L1RpcClient(
+        make_http(
+            Recorder({"jsonrpc": "2.0", "id": 1, "result": "0x10"}), name="m-rpc"
+        ),
+        ttl=0,
+    )
+    graph = SubgraphClient(
+        make_http(Recorder({"data": {"days": []}}), name="m-graph"), ttl=0
+    )
+    before = (
+        latency_count("m-rpc", "rpc:eth_blockNumber"),
+        latency_count("m-graph", "m-graph"),
+    )
+
+    assert await rpc.block_number() == 16
+    await graph.fees_overview(first=3)
+
+    assert latency_count("m-rpc", "rpc:eth_blockNumber") == before[0] + 1
+    assert latency_count("m-graph", "m-graph") == before[1] + 1
+
+
+async def test_body_of_wrong_shape_is_counted_as_bad_payload(
+    make_http: Factory,
+) -> None:
+    client = analytics(make_http(Recorder({"not": "a list"}), name="m-shape"))
+    before = errors("m-shape", "dashboard/pricing", "bad_payload")
+
+    with pytest.raises(UpstreamBadPayload):
+        await client.dashboard_pricing()
+
+    assert errors("m-shape", "dashboard/pricing", "bad_payload") == before + 1

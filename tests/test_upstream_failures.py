@@ -25,10 +25,10 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from app.upstream import _parse
 from app.upstream._http import JsonTransport
 from app.upstream.simulator import Fault, create_simulator
 from tests.conftest import Clock, serve
+from tests.metricsutil import dropped_rows
 
 Build = Callable[..., tuple[Starlette, Starlette]]
 
@@ -464,14 +464,14 @@ async def test_malformed_row_is_dropped_when_rest_of_list_is_good(
         }
     )
     app = create_app(settings, transports={"analytics": transport}, clock=clock)
-    before = _parse.DROPPED_ROWS["dashboard/orchestrators"]
+    before = dropped_rows("dashboard/orchestrators")
     async with serve(app) as http:
         response = await http.get("/api/v1/dashboard/orchestrators")
 
     assert response.status_code == 200, response.text
     assert [row["address"] for row in response.json()] == ["0xaaa", "0xbbb"]
     assert response.headers["cache-control"] == SUCCESS_CACHE
-    assert _parse.DROPPED_ROWS["dashboard/orchestrators"] == before + 1
+    assert dropped_rows("dashboard/orchestrators") == before + 1
 
 
 async def test_pricing_is_empty_list_when_upstream_sends_null(

@@ -1,36 +1,62 @@
 """HTTP plumbing shared by the three upstream clients (not a client itself).
 
 Each client owns one `JsonTransport`: a long-lived `httpx.AsyncClient` with its own
-base URL and timeouts, an optional injected `transport=` (the simulator through
-`httpx.ASGITransport`, or an `httpx.MockTransport` in a unit test), and the shared
-`UpstreamCache`. Every call:
+timeouts, an optional injected `transport=` (the simulator through
+`httpx.ASGITransport`, or an `httpx.MockTransport` in a unit test), a circuit
+breaker, and the shared `UpstreamCache`. Every call:
 
-- is bounded by a total deadline (`asyncio.timeout`): httpx's read timeout is per
-  chunk, so without it a body dripping one byte a second would never time out;
+- fails fast while the upstream's breaker is open (`breaker.py`);
+- is bounded by min(the upstream's total timeout, the time left of the request's
+  deadline) with `asyncio.timeout` (`resilience.py`): httpx's read timeout is per
+  chunk, so without it a body dripping one byte a second would never time out.
+  No time left: `UpstreamTimeout` without a call;
+- is retried at most once, on a connection failure or 502/503/504, within the
+  time left (`resilience.py` says when and why that is safe);
 - never follows redirects (an upstream redirect is a misconfiguration to surface);
-- reads at most `max_body_bytes`;
+- reads at most `max_body_bytes` (a larger declared or streamed body is refused,
+  so memory stays bounded by the cap, not by what the upstream sends);
 - turns every failure into one of `UpstreamTimeout`, `UpstreamStatusError`,
-  `UpstreamBadPayload`, so resolvers never see httpx.
+  `UpstreamBadPayload`, `BreakerOpen`, so resolvers never see httpx;
+- is measured: `UPSTREAM_LATENCY` per attempt, `UPSTREAM_ERRORS` per failed
+  attempt (and per call refused by the breaker or the deadline), by kind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import orjson
 
 from app.cache import UpstreamCache
-from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
+from app.errors import (
+    UpstreamBadPayload,
+    UpstreamStatusError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from app.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY, UPSTREAM_RETRIES
+from app.upstream.breaker import BreakerOpen, CircuitBreaker, State
+from app.upstream.resilience import (
+    RETRY_STATUSES,
+    current_deadline,
+    jitter,
+    retry_after,
+)
 
 log = logging.getLogger("naap.upstream")
 T = TypeVar("T")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# Used where no request deadline is set (tests, background refreshes); the server
+# passes REQUEST_DEADLINE.
+DEFAULT_DEADLINE = 25.0
 
 # The data sources a request's responses were built from ("simulator" when a
 # simulated upstream answered). The server's middleware opens a set per request and
@@ -66,12 +92,23 @@ class UpstreamClient:
         return self._http.name
 
     @property
-    def state(self) -> str:
+    def state(self) -> State:
         """The circuit breaker's state: "closed", "half-open" or "open"."""
-        return "closed"
+        return self._http.breaker.state
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+@dataclass(slots=True)
+class _Failure:
+    """One failed attempt: the error to raise and what it means for policy."""
+
+    error: UpstreamUnavailable
+    kind: str  # the UPSTREAM_ERRORS label
+    unhealthy: bool  # counts against the breaker
+    retryable: bool = False
+    wait: float | None = None  # Retry-After, seconds
 
 
 class JsonTransport:
@@ -86,12 +123,18 @@ class JsonTransport:
         transport: httpx.AsyncBaseTransport | None = None,
         simulated: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        deadline: float = DEFAULT_DEADLINE,
+        retries: int = 1,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.name = name
         self.timeout = timeout
         self.simulated = simulated
+        self.breaker = breaker or CircuitBreaker(name, failures=5, reset=30.0)
         self._cache = cache
         self._max_body_bytes = max_body_bytes
+        self._deadline = deadline
+        self._retries = retries
         # Absolute URLs rather than httpx's base_url, which always appends a "/":
         # the subgraph and RPC endpoints are the base URL itself, without one.
         self._base_url = base_url.rstrip("/")
@@ -113,18 +156,21 @@ class JsonTransport:
         parse: Callable[[Any], T],
         ttl: float,
         bypass: bool = False,
+        endpoint: str | None = None,
     ) -> T:
         """GET `path`; `parse` turns the JSON body into the typed result.
 
         Parsing happens inside the cached loader, so only a body that parsed is
         ever stored: a 200 of the wrong shape (a subgraph `errors` list, a JSON-RPC
         error object) fails like any other upstream error and is retried next time.
+        `endpoint` labels the metrics (default: the path, never its query values).
         """
         query = sorted((params or {}).items())
         key = f"{self.name} GET {path}?" + "&".join(f"{k}={v}" for k, v in query)
 
         async def load() -> T:
-            return parse(await self._call("GET", path, params=dict(query)))
+            raw = await self._call("GET", path, endpoint or path, params=dict(query))
+            return self._parse(raw, parse, endpoint or path)
 
         return await self._fetch(key, ttl, load, bypass)
 
@@ -136,12 +182,16 @@ class JsonTransport:
         parse: Callable[[Any], T],
         ttl: float,
         bypass: bool = False,
+        endpoint: str | None = None,
     ) -> T:
+        """POST a read-only query (subgraph GraphQL, JSON-RPC reads): idempotent."""
         body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
         key = f"{self.name} POST {path} {body.decode()}"
+        label = endpoint or path or self.name
 
         async def load() -> T:
-            return parse(await self._call("POST", path, content=body))
+            raw = await self._call("POST", path, label, content=body)
+            return self._parse(raw, parse, label)
 
         return await self._fetch(key, ttl, load, bypass)
 
@@ -153,58 +203,165 @@ class JsonTransport:
             _mark_source("simulator")
         return result
 
+    def _parse(self, raw: bytearray, parse: Callable[[Any], T], endpoint: str) -> T:
+        what = f"{self.name} {endpoint}"
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            self._count(endpoint, "bad_payload")
+            raise UpstreamBadPayload(
+                f"{what} returned a body that is not JSON", upstream=self.name
+            ) from exc
+        try:
+            return parse(body)
+        except UpstreamBadPayload:
+            self._count(endpoint, "bad_payload")
+            raise
+
+    def _count(self, endpoint: str, kind: str) -> None:
+        UPSTREAM_ERRORS.labels(self.name, endpoint, kind).inc()
+
     async def _call(
         self,
         method: str,
         path: str,
+        endpoint: str,
         *,
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
-    ) -> Any:
-        headers = {"content-type": "application/json"} if content is not None else None
-        what = f"{self.name} {method} {path}"
+    ) -> bytearray:
+        """The body of a 2xx answer, within the deadline, retried at most once."""
+        deadline = current_deadline()
+        if deadline is None:  # outside a request: a budget of its own
+            deadline = time.monotonic() + self._deadline
+        what = f"{self.name} {method} {endpoint}"
         try:
-            async with asyncio.timeout(self.timeout):
-                url = f"{self._base_url}/{path}" if path else self._base_url
+            probe = self.breaker.acquire()
+        except BreakerOpen:
+            self._count(endpoint, "breaker_open")
+            raise
+        healthy: bool | None = None  # no verdict unless an attempt was made
+        try:
+            for attempt in range(1 + self._retries):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._count(endpoint, "deadline")
+                    raise UpstreamTimeout(
+                        f"{what}: the request deadline has passed", upstream=self.name
+                    )
+                outcome = await self._attempt(
+                    method, path, endpoint, min(self.timeout, left), params, content
+                )
+                if not isinstance(outcome, _Failure):
+                    healthy = True
+                    return outcome
+                self._count(endpoint, outcome.kind)
+                healthy = not outcome.unhealthy
+                if not outcome.retryable or attempt == self._retries:
+                    raise outcome.error
+                wait = jitter() if outcome.wait is None else outcome.wait
+                if wait >= deadline - time.monotonic():
+                    log.info("%s: no time left to retry after %.2fs", what, wait)
+                    raise outcome.error
+                UPSTREAM_RETRIES.labels(self.name).inc()
+                log.info("%s failed (%s); retrying in %.2fs", what, outcome.kind, wait)
+                await asyncio.sleep(wait)
+            raise AssertionError("unreachable: the last attempt returns or raises")
+        finally:
+            self.breaker.record(healthy, probe=probe)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        budget: float,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+    ) -> bytearray | _Failure:
+        """One HTTP exchange within `budget` seconds: the body, or why it failed."""
+        what = f"{self.name} {method} {endpoint}"
+        # Cut short by the request's deadline rather than the upstream's timeout.
+        kind = "timeout" if budget >= self.timeout else "deadline"
+        headers = {"content-type": "application/json"} if content is not None else None
+        url = f"{self._base_url}/{path}" if path else self._base_url
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(budget):
                 request = self._client.build_request(
                     method, url, params=params, content=content, headers=headers
                 )
                 response = await self._client.send(request, stream=True)
                 try:
                     if not response.is_success:
-                        raise UpstreamStatusError(
-                            f"{what} returned HTTP {response.status_code}",
-                            upstream=self.name,
-                        )
-                    raw = await self._read_capped(response, what)
+                        return self._status_failure(response, what)
+                    return await self._read_capped(response, what)
                 finally:
                     await response.aclose()
         except TimeoutError as exc:
-            raise UpstreamTimeout(
-                f"{what} exceeded {self.timeout:g}s", upstream=self.name
-            ) from exc
+            error = UpstreamTimeout(
+                f"{what} exceeded {budget:.3g}s", upstream=self.name
+            )
+            error.__cause__ = exc
+            return _Failure(error, kind, unhealthy=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Nothing reached the upstream: always safe to try once more.
+            error = UpstreamTimeout(
+                f"{what} could not connect: {type(exc).__name__}", upstream=self.name
+            )
+            error.__cause__ = exc
+            return _Failure(error, "connect", unhealthy=True, retryable=True)
         except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(f"{what} timed out", upstream=self.name) from exc
+            error = UpstreamTimeout(f"{what} timed out", upstream=self.name)
+            error.__cause__ = exc
+            return _Failure(error, "timeout", unhealthy=True)
         except httpx.TransportError as exc:
-            raise UpstreamTimeout(
+            # The connection broke mid-exchange (reset, protocol error).
+            error = UpstreamTimeout(
                 f"{what} failed: {type(exc).__name__}", upstream=self.name
-            ) from exc
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamBadPayload(
-                f"{what} returned a body that is not JSON", upstream=self.name
-            ) from exc
+            )
+            error.__cause__ = exc
+            return _Failure(error, "connect", unhealthy=True)
+        except UpstreamBadPayload as exc:  # over the size cap
+            return _Failure(exc, "too_large", unhealthy=False)
+        finally:
+            UPSTREAM_LATENCY.labels(self.name, endpoint).observe(
+                time.monotonic() - started
+            )
 
-    async def _read_capped(self, response: httpx.Response, what: str) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
+    def _status_failure(self, response: httpx.Response, what: str) -> _Failure:
+        status = response.status_code
+        error = UpstreamStatusError(
+            f"{what} returned HTTP {status}", upstream=self.name
+        )
+        retryable = status in RETRY_STATUSES
+        return _Failure(
+            error,
+            "status",
+            # 5xx: the upstream is failing. 429: it asks us to back off, which is
+            # what an open breaker does. Other 4xx and 3xx are answers to us.
+            unhealthy=status >= 500 or status == 429,
+            retryable=retryable,
+            wait=retry_after(response.headers.get("retry-after"))
+            if retryable
+            else None,
+        )
+
+    async def _read_capped(self, response: httpx.Response, what: str) -> bytearray:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body_bytes:
+            raise UpstreamBadPayload(
+                f"{what} declares {declared} bytes, over {self._max_body_bytes}",
+                upstream=self.name,
+            )
+        # One growing buffer, handed to orjson as is (no list of chunks joined at
+        # the end, no bytes() copy): the peak stays about the cap, not twice it.
+        body = bytearray()
         async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self._max_body_bytes:
+            if len(body) + len(chunk) > self._max_body_bytes:
                 raise UpstreamBadPayload(
                     f"{what} body exceeds {self._max_body_bytes} bytes",
                     upstream=self.name,
                 )
-            chunks.append(chunk)
-        return b"".join(chunks)
+            body += chunk
+        return body

@@ -2,26 +2,23 @@
 
 A body of the wrong shape (an object where a list belongs, a missing section) is an
 `UpstreamBadPayload`: the whole call failed. A single malformed row inside a good
-list is dropped, logged and counted in `DROPPED_ROWS`, so one bad orchestrator does
-not blank the whole table.
+list is dropped, logged and counted (metric `naap_upstream_dropped_rows_total`, by
+endpoint), so one bad orchestrator does not blank the whole table.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from app.errors import UpstreamBadPayload
+from app.metrics import UPSTREAM_DROPPED_ROWS
 
 log = logging.getLogger("naap.upstream")
 
 T = TypeVar("T")
-
-# endpoint -> rows dropped since start (exported as a metric later).
-DROPPED_ROWS: Counter[str] = Counter()
 
 
 class RowError(ValueError):
@@ -50,7 +47,7 @@ def parse_rows(items: list[Any], parse: Callable[[Any], T], what: str) -> list[T
         try:
             parsed.append(parse(item))
         except RowError as exc:
-            DROPPED_ROWS[what] += 1
+            UPSTREAM_DROPPED_ROWS.labels(what).inc()
             log.warning("dropped malformed row from %s: %s", what, exc)
     return parsed
 
