@@ -16,6 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.context import Context
 from app.graphiql import ASSET_FILES
 from app.main import GRAPHIQL_ASSETS, GRAPHIQL_ASSETS_PATH, create_app
 from app.schema import schema
@@ -316,21 +317,62 @@ def gpu_capacity_explodes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("gpu_capacity_explodes")
-async def test_unexpected_exception_is_masked_in_graphql(
-    client: httpx.AsyncClient,
+async def test_unexpected_exception_is_masked_in_graphql_with_the_request_id(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     response = await client.post(
         "/graphql",
         json={"query": "{ gpuCapacity { totalGPUs } protocol { currentRound } }"},
+        headers={"x-request-id": "req-42"},
     )
     body = response.json()
     error = only_error(body)
-    assert error["message"] == "Unexpected error."
-    assert error["extensions"] == {"code": "INTERNAL_ERROR"}
+    assert error["message"] == "Internal server error (request id req-42)"
+    assert error["extensions"] == {"code": "INTERNAL_ERROR", "requestId": "req-42"}
+    assert response.headers["x-request-id"] == "req-42"
     assert "secret detail" not in response.text
     assert "RuntimeError" not in response.text
+    assert "Traceback" not in response.text
     assert body["data"]["gpuCapacity"] is None
     assert body["data"]["protocol"] is not None
+    # The trace is in the server log, findable by the id the client was given.
+    [record] = [r for r in caplog.records if r.name == "naap.graphql"]
+    assert "req-42" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+    assert "secret detail" in caplog.text
+
+
+@pytest.mark.usefixtures("gpu_capacity_explodes")
+async def test_unexpected_exception_gets_a_generated_request_id(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": "{ gpuCapacity { totalGPUs } }"},
+        headers={"x-request-id": "not a safe id!"},
+    )
+    error = only_error(response.json())
+    request_id = response.headers["x-request-id"]
+    assert request_id != "not a safe id!"
+    assert error["extensions"]["requestId"] == request_id
+    assert error["message"] == f"Internal server error (request id {request_id})"
+
+
+async def test_masked_error_without_a_request_says_only_internal_error(
+    gpu_capacity_explodes: None, settings: Settings, clock: Clock
+) -> None:
+    """Executed outside HTTP (a script, the SDL tooling): no id to give."""
+    app = create_app(settings, clock=clock)
+    async with serve(app):
+        services = app.state.services
+        result = await app.state.schema.execute(
+            "{ gpuCapacity { totalGPUs } }",
+            context_value=Context(services=services),
+        )
+    [error] = result.errors or []
+    assert error.formatted["message"] == "Unexpected error."
+    assert error.formatted["extensions"] == {"code": "INTERNAL_ERROR"}
 
 
 @pytest.mark.usefixtures("gpu_capacity_explodes")
