@@ -209,7 +209,10 @@ def plan_for(query: str, operation_name: str | None, max_tokens: int) -> Plan | 
         for d in document.definitions
         if isinstance(d, FragmentDefinitionNode)
     }
-    fields = _root_fields(operations[0].selection_set, fragments)
+    try:
+        fields = _root_fields(operations[0].selection_set, fragments)
+    except RecursionError:
+        return None  # a fragment chain: Strawberry's validation refuses it
     classes = {PUBLIC_ROOT_FIELDS.get(name) for name in fields}
     if not fields or None in classes:
         return None

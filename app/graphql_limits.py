@@ -49,6 +49,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from app.errors import AppError
 from app.settings import Settings
 
 # Fields whose subtrees graphql-core's MaxIntrospectionDepthRule measures; the
@@ -60,7 +61,7 @@ INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 MAX_VALIDATION_ERRORS = 20
 # graphql-core's suggestion suffixes: " Did you mean 'x'?", " Did you mean the
 # enum value 'X' or 'Y'?", " Did you mean 'kpi { ... }'?".
-_SUGGESTION = re.compile(r"\s*Did you mean .*\?\s*$", re.DOTALL)
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,8 +305,8 @@ class GraphQLLimits(SchemaExtension):
             return
         for error in errors:
             # Our own errors (AppError) carry messages we wrote; graphql-core's
-            # (no original error) may carry a suggestion.
-            if error.original_error is None:
+            # (variable coercion) may carry a suggestion.
+            if not isinstance(error.original_error, AppError):
                 error.message = strip_suggestion(error.message)
 
     def on_validate(self) -> Iterator[None]:

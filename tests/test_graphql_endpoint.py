@@ -275,6 +275,41 @@ async def test_unknown_field_is_a_validation_error_naming_it(
     assert sum(simulator.state.calls.values()) == 0
 
 
+# --- what /graphql does not take: GraphQL-shaped refusals ------------------------
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"query": ', "The body is not valid JSON."),
+        (
+            b'"{ __typename }"',
+            "The body must be one JSON object: {query, variables, operationName}.",
+        ),
+        (b"{}", "No GraphQL query found in the request"),
+    ],
+    ids=["bad-json", "not-an-object", "no-query"],
+)
+async def test_a_body_that_is_not_one_operation_is_a_400_graphql_error(
+    client: httpx.AsyncClient, simulator: Starlette, body: bytes, message: str
+) -> None:
+    response = await client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+    }
+    assert sum(simulator.state.calls.values()) == 0
+
+
+async def test_json_with_a_charset_is_json(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 # --- upstream failures --------------------------------------------------------------
 async def test_kpi_is_null_with_service_unavailable_when_its_upstream_fails(
     faulty_app: Build,
