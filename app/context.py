@@ -69,6 +69,8 @@ class Context:
     credentials: Credentials | None = None
     csrf_header: str | None = None
     csrf_cookie: str | None = None
+    # The id RequestHeadersMiddleware gave this request: masked errors name it.
+    request_id: str | None = None
     _principal: Principal | None = None
 
     @classmethod
@@ -81,6 +83,7 @@ class Context:
             credentials=credentials_from(conn.headers, conn.cookies),
             csrf_header=conn.headers.get(CSRF_HEADER),
             csrf_cookie=conn.cookies.get(CSRF_COOKIE),
+            request_id=conn.scope.get("state", {}).get("request_id"),
         )
 
     async def user(self, *, write: bool = False) -> Principal:

@@ -4,8 +4,15 @@ A query whose every root field is public (`PUBLIC_ROOT_FIELDS`) is answered thro
 the response cache, like the REST routes: same keys (normalised document,
 operation, canonical variables), same fresh/stale windows (the strictest of its
 root fields), `X-Cache`, ETag/304, gzip. Anything else — a mutation, a developer
-field, a request Strawberry must judge (bad JSON, a syntax error) — goes to
+field, a request Strawberry must judge (a syntax error, a limit) — goes to
 Strawberry untouched and leaves with `Cache-Control: private, no-store`.
+
+Before any of that, the front refuses what `/graphql` does not take, as GraphQL
+errors (`{"errors": [{"message", "extensions": {"code"}}]}`) rather than text:
+a POST that is not `application/json` (415: form and multipart posts are what a
+browser sends cross-site without a CORS preflight, i.e. CSRF), a body that is not
+JSON or not one JSON object (400; a JSON array is a batch, and batching is off).
+Strawberry's own refusals (a mutation by GET: 405) get the same shape.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from cross_web import HTTPException
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -33,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.cache import DASHBOARD_UNAVAILABLE, CachePolicy
 from app.cache_backends import FlightFailed
@@ -54,8 +63,38 @@ GRAPHQL_CACHE_CONTROL = {
 }
 
 
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
+NOT_JSON = (
+    "POST /graphql takes application/json only (form and multipart posts are "
+    "refused: browsers send them cross-site without a CORS preflight)."
+)
+BATCH = "Batching is not supported: send one operation per request."
+NOT_AN_OBJECT = "The body must be one JSON object: {query, variables, operationName}."
+BAD_JSON = "The body is not valid JSON."
+
+
+def refusal(status: int, message: str) -> JSONResponse:
+    """A request `/graphql` does not take, as a GraphQL-style error."""
+    headers = {"cache-control": "no-store"}
+    if status == 405:
+        headers["allow"] = "POST"
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": ERROR_CODES[status]}}]},
+        status_code=status,
+        headers=headers,
+    )
+
+
 class StrawberryApp(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our context, orjson and a self-hosted GraphiQL."""
+    """Strawberry's ASGI app with our context, orjson, a self-hosted GraphiQL and
+    refusals as GraphQL errors. Queries may come by GET (read-only, so a CDN may
+    cache them); multipart uploads stay off."""
 
     def __init__(
         self,
@@ -67,11 +106,35 @@ class StrawberryApp(GraphQL[Context, None]):
         default_query: str,
     ) -> None:
         enabled = services.settings.graphiql
-        super().__init__(schema, graphql_ide="graphiql" if enabled else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if enabled else None,
+            allow_queries_via_get=True,
+            multipart_uploads_enabled=False,
+        )
         self._services = services
         self._assets_dir = assets_dir
         self._assets_path = assets_path
         self._default_query = default_query
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # pragma: no cover  (only routed for HTTP)
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            response = refusal(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            # Strawberry answers 400; it is the method that is wrong.
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, MUTATION_BY_GET) from exc
+            raise
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context.for_request(self._services, request)
@@ -123,10 +186,13 @@ def _root_fields(
 
 
 @functools.lru_cache(maxsize=512)
-def plan_for(query: str, operation_name: str | None) -> Plan | None:
-    """A plan when the operation is a query of public root fields only."""
+def plan_for(query: str, operation_name: str | None, max_tokens: int) -> Plan | None:
+    """A plan when the operation is a query of public root fields only.
+
+    Parsed with the schema's token limit: a document over it is Strawberry's to
+    refuse, not this planner's to parse in full first."""
     try:
-        document: DocumentNode = parse(query)
+        document: DocumentNode = parse(query, max_tokens=max_tokens)
     except GraphQLError:
         return None  # Strawberry reports the syntax error
     operations = [
@@ -143,7 +209,10 @@ def plan_for(query: str, operation_name: str | None) -> Plan | None:
         for d in document.definitions
         if isinstance(d, FragmentDefinitionNode)
     }
-    fields = _root_fields(operations[0].selection_set, fragments)
+    try:
+        fields = _root_fields(operations[0].selection_set, fragments)
+    except RecursionError:
+        return None  # a fragment chain: Strawberry's validation refuses it
     classes = {PUBLIC_ROOT_FIELDS.get(name) for name in fields}
     if not fields or None in classes:
         return None
@@ -175,6 +244,7 @@ class CachedGraphQL:
         self.app = app
         self.schema = schema
         self.services = services
+        self.max_tokens = services.settings.graphql_max_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
@@ -185,20 +255,28 @@ class CachedGraphQL:
         payload: Any = None
         is_json = False
         if scope["method"] == "POST":
-            body = await request.body()
             content_type = request.headers.get("content-type", "").split(";")[0]
-            is_json = content_type.strip().lower() == "application/json"
-            known = _BODY_MEMO.get(body) if is_json else None
+            if content_type.strip().lower() != "application/json":
+                # Refused unread: nothing of a cross-site form post is parsed.
+                await refusal(415, NOT_JSON)(scope, receive, send)
+                return
+            is_json = True
+            body = await request.body()
+            known = _BODY_MEMO.get(body)
             if known is not None:
                 # A body seen before: its plan, key and variables are known.
                 response = await self._cached(request, *known)
                 await response(scope, receive, send)
                 return
-            if is_json:
-                try:
-                    payload = orjson.loads(body)
-                except orjson.JSONDecodeError:
-                    payload = None
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                await refusal(400, BAD_JSON)(scope, receive, send)
+                return
+            if not isinstance(payload, dict):
+                message = BATCH if isinstance(payload, list) else NOT_AN_OBJECT
+                await refusal(400, message)(scope, receive, send)
+                return
         elif "query" in request.query_params:
             payload = dict(request.query_params)
             raw_variables = payload.get("variables")
@@ -222,8 +300,7 @@ class CachedGraphQL:
         response = await self._cached(request, *known)
         await response(scope, receive, send)
 
-    @staticmethod
-    def _plan(payload: Any) -> Plan | None:
+    def _plan(self, payload: Any) -> Plan | None:
         if not isinstance(payload, dict):
             return None
         query = payload.get("query")
@@ -235,7 +312,7 @@ class CachedGraphQL:
             return None
         if variables is not None and not isinstance(variables, dict):
             return None
-        return plan_for(query, operation)
+        return plan_for(query, operation, self.max_tokens)
 
     async def _cached(
         self, request: Request, plan: Plan, payload: dict[str, Any], key: str

@@ -6,9 +6,11 @@ server builds its own from its settings, since limits and extensions come from t
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import MaskErrors, ParserCache
 from strawberry.types import ExecutionContext
 
 # Imported as modules under the package name: the Query fields below are named
@@ -30,6 +32,7 @@ import resolvers.projects
 import resolvers.protocol
 import resolvers.usage
 from app.errors import AppError
+from app.graphql_limits import GraphQLLimits, Limits
 from app.settings import Settings
 from app.types.dashboard import (
     KPI,
@@ -149,13 +152,27 @@ class Mutation:
     )
 
 
+log = logging.getLogger("naap.graphql")
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context = execution_context.context if execution_context is not None else None
+    request_id = getattr(context, "request_id", None)
+    return request_id if isinstance(request_id, str) else None
+
+
 class MaskUnexpectedErrors(MaskErrors):
-    """MaskErrors that also tags the generic error with `INTERNAL_ERROR`, so
-    clients (and the REST facade) can tell it from a bad request."""
+    """MaskErrors whose generic error says `INTERNAL_ERROR` (so clients and the REST
+    facade can tell it from a bad request) and carries the request id, which
+    finds the traceback in the server log; the exception itself stays there."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
+        request_id = _request_id(self.execution_context)
         masked.extensions = {"code": "INTERNAL_ERROR"}
+        if request_id is not None:
+            masked.message = f"Internal server error (request id {request_id})"
+            masked.extensions["requestId"] = request_id
         return masked
 
 
@@ -188,7 +205,8 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class Schema(strawberry.Schema):
-    """Logs unexpected errors only: a 401 or a 404 is an answer, not an incident."""
+    """Logs unexpected errors only, with their traceback and the request id: a 401
+    or a 404 is an answer, not an incident."""
 
     def process_errors(
         self,
@@ -203,19 +221,28 @@ class Schema(strawberry.Schema):
             if e.original_error is not None
             and not isinstance(e.original_error, AppError | GraphQLError)
         ]
-        super().process_errors(unexpected, execution_context)
+        request_id = _request_id(execution_context)
+        for error in unexpected:
+            log.error(
+                "unexpected error (request id %s): %s",
+                request_id,
+                error.message,
+                exc_info=error.original_error,
+            )
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    del settings  # limits from settings arrive with the hardening work
+    """The schema with this server's limits (see app/graphql_limits.py)."""
+    limits = Limits.from_settings(settings)
     return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            # Factories, as Strawberry expects; the two caches live at module level.
+            # Factories, as Strawberry expects; the caches live at module level.
+            # GraphQLLimits also validates (cached), in place of ValidationCache.
             lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: GraphQLLimits(limits),
         ],
     )
 

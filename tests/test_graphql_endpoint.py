@@ -16,6 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.context import Context
 from app.graphiql import ASSET_FILES
 from app.main import GRAPHIQL_ASSETS, GRAPHIQL_ASSETS_PATH, create_app
 from app.schema import schema
@@ -274,6 +275,41 @@ async def test_unknown_field_is_a_validation_error_naming_it(
     assert sum(simulator.state.calls.values()) == 0
 
 
+# --- what /graphql does not take: GraphQL-shaped refusals ------------------------
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"query": ', "The body is not valid JSON."),
+        (
+            b'"{ __typename }"',
+            "The body must be one JSON object: {query, variables, operationName}.",
+        ),
+        (b"{}", "No GraphQL query found in the request"),
+    ],
+    ids=["bad-json", "not-an-object", "no-query"],
+)
+async def test_a_body_that_is_not_one_operation_is_a_400_graphql_error(
+    client: httpx.AsyncClient, simulator: Starlette, body: bytes, message: str
+) -> None:
+    response = await client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+    }
+    assert sum(simulator.state.calls.values()) == 0
+
+
+async def test_json_with_a_charset_is_json(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 # --- upstream failures --------------------------------------------------------------
 async def test_kpi_is_null_with_service_unavailable_when_its_upstream_fails(
     faulty_app: Build,
@@ -316,21 +352,62 @@ def gpu_capacity_explodes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("gpu_capacity_explodes")
-async def test_unexpected_exception_is_masked_in_graphql(
-    client: httpx.AsyncClient,
+async def test_unexpected_exception_is_masked_in_graphql_with_the_request_id(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     response = await client.post(
         "/graphql",
         json={"query": "{ gpuCapacity { totalGPUs } protocol { currentRound } }"},
+        headers={"x-request-id": "req-42"},
     )
     body = response.json()
     error = only_error(body)
-    assert error["message"] == "Unexpected error."
-    assert error["extensions"] == {"code": "INTERNAL_ERROR"}
+    assert error["message"] == "Internal server error (request id req-42)"
+    assert error["extensions"] == {"code": "INTERNAL_ERROR", "requestId": "req-42"}
+    assert response.headers["x-request-id"] == "req-42"
     assert "secret detail" not in response.text
     assert "RuntimeError" not in response.text
+    assert "Traceback" not in response.text
     assert body["data"]["gpuCapacity"] is None
     assert body["data"]["protocol"] is not None
+    # The trace is in the server log, findable by the id the client was given.
+    [record] = [r for r in caplog.records if r.name == "naap.graphql"]
+    assert "req-42" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+    assert "secret detail" in caplog.text
+
+
+@pytest.mark.usefixtures("gpu_capacity_explodes")
+async def test_unexpected_exception_gets_a_generated_request_id(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": "{ gpuCapacity { totalGPUs } }"},
+        headers={"x-request-id": "not a safe id!"},
+    )
+    error = only_error(response.json())
+    request_id = response.headers["x-request-id"]
+    assert request_id != "not a safe id!"
+    assert error["extensions"]["requestId"] == request_id
+    assert error["message"] == f"Internal server error (request id {request_id})"
+
+
+async def test_masked_error_without_a_request_says_only_internal_error(
+    gpu_capacity_explodes: None, settings: Settings, clock: Clock
+) -> None:
+    """Executed outside HTTP (a script, the SDL tooling): no id to give."""
+    app = create_app(settings, clock=clock)
+    async with serve(app):
+        services = app.state.services
+        result = await app.state.schema.execute(
+            "{ gpuCapacity { totalGPUs } }",
+            context_value=Context(services=services),
+        )
+    [error] = result.errors or []
+    assert error.formatted["message"] == "Unexpected error."
+    assert error.formatted["extensions"] == {"code": "INTERNAL_ERROR"}
 
 
 @pytest.mark.usefixtures("gpu_capacity_explodes")
