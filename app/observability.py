@@ -144,8 +144,8 @@ class ObservabilityMiddleware:
         self.max_headers = settings.max_header_bytes
         self.clients = ClientAddresses(settings.trusted_proxies)
         self.operations = OperationLabels(graphql_fields)
-        self._requests: dict[tuple[str, str, int], Any] = {}
-        self._latency: dict[str, Any] = {}
+        # (route label, method, status) -> (request counter, latency histogram).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -171,13 +171,11 @@ class ObservabilityMiddleware:
 
         status = 0
         x_cache: bytes | None = None
-        over_cap = False
-        received = 0
-        body_parts: list[bytes] | None = None
+        body: _BodyCounter | None = None
 
         async def send_observed(message: Message) -> None:
             nonlocal status, x_cache
-            if over_cap:
+            if body is not None and body.over_cap:
                 return  # the app answered despite the cap: our 413 replaces it
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -187,23 +185,15 @@ class ObservabilityMiddleware:
                         break
             await send(message)
 
-        async def receive_capped() -> Message:
-            nonlocal over_cap, received
-            message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                received += len(chunk)
-                if received > self.max_body:
-                    over_cap = True
-                    raise _BodyTooLarge
-                if body_parts is not None:
-                    body_parts.append(chunk)
-            return message
-
-        refused: AppError | None = None
         try:
-            refused = self._check_sizes(scope, header_bytes, length)
-            if refused is None and path not in EXEMPT_PATHS:
+            refused: AppError | None = None
+            if (
+                length is not None
+                or header_bytes > self.max_headers
+                or len(scope["query_string"]) > self.max_query
+            ):
+                refused = self._check_sizes(scope, header_bytes, length)
+            if refused is None and self.limiter.enabled and path not in EXEMPT_PATHS:
                 try:
                     await self.limiter.hit("public", address)
                 except RateLimited as exc:
@@ -213,18 +203,19 @@ class ObservabilityMiddleware:
                 status = await self._refuse(send, path, refused)
                 return
             inner_receive = receive
-            if path == GRAPHQL_PATH and method == "POST":
-                body_parts = []
-                inner_receive = receive_capped
-            elif length is None:
-                inner_receive = receive_capped
+            if length is None or (path == GRAPHQL_PATH and method == "POST"):
+                # No Content-Length: count the chunks (the server already holds a
+                # declared length to its word). /graphql: keep the document too,
+                # for the operation label.
+                body = _BodyCounter(receive, self.max_body, path == GRAPHQL_PATH)
+                inner_receive = body.receive
             try:
                 await self.app(scope, inner_receive, send_observed)
             except _BodyTooLarge:
                 if status:
                     raise
-            if over_cap and not status:
-                over_cap = False  # let our own answer through
+            if body is not None and body.over_cap and not status:
+                body.over_cap = False  # let our own answer through
                 status = await self._refuse(
                     send, path, PayloadTooLarge(self._too_large())
                 )
@@ -235,9 +226,7 @@ class ObservabilityMiddleware:
         finally:
             request_id.reset(rid_token)
             client_address.reset(address_token)
-            self._record(
-                scope, method, status, started, x_cache, address, body_parts, rid
-            )
+            self._record(scope, status, started, x_cache, address, body, rid)
 
     def _forwarded(self, scope: Scope, peer: str) -> str:
         forwarded_for = forwarded = None
@@ -263,6 +252,7 @@ class ObservabilityMiddleware:
                 f"Request headers too large: the limit is {self.max_headers} bytes"
             )
         if length is not None and length.isdigit() and int(length) > self.max_body:
+            # Refused before the app reads a byte of it.
             return PayloadTooLarge(self._too_large())
         return None
 
@@ -283,34 +273,35 @@ class ObservabilityMiddleware:
     def _record(
         self,
         scope: Scope,
-        method: str,
         status: int,
         started: int,
         x_cache: bytes | None,
         address: str,
-        body_parts: list[bytes] | None,
+        body: _BodyCounter | None,
         rid: str | None,
     ) -> None:
         elapsed_ns = time.perf_counter_ns() - started
+        method: str = scope["method"]
         route = scope.get("route")
         template: str = route.path if route is not None else "unmatched"
         operation = ""
         label = template
         if template == GRAPHQL_PATH:
-            operation = self.operations.label(scope, body_parts)
+            parts = body.parts if body is not None else None
+            operation = self.operations.label(scope, parts)
             if operation:
                 label = f"{GRAPHQL_PATH} {operation}"
         if method not in METHODS:
             method = "OTHER"
         key = (label, method, status)
-        counter = self._requests.get(key)
-        if counter is None:
-            counter = self._requests[key] = HTTP_REQUESTS.labels(label, method, status)
-        counter.inc()
-        histogram = self._latency.get(label)
-        if histogram is None:
-            histogram = self._latency[label] = HTTP_LATENCY.labels(label)
-        histogram.observe(elapsed_ns / 1e9)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(label, method, status),
+                HTTP_LATENCY.labels(label),
+            )
+        children[0].inc()
+        children[1].observe(elapsed_ns / 1e9)
         if not access_log.isEnabledFor(logging.INFO):
             return
         state = scope.get("state")
@@ -326,17 +317,58 @@ class ObservabilityMiddleware:
         }
         if operation:
             fields["operation"] = operation
-        record = access_log.makeRecord(
-            access_log.name,
-            logging.INFO,
-            "",
-            0,
-            "%s %s %s",
-            (method, template, status),
-            None,
-            extra={"access": fields},
-        )
+        record = AccessRecord(fields, (method, template, status))
         access_log.handle(record)
+
+
+class AccessRecord(logging.LogRecord):
+    """The access line's record, built without `LogRecord.__init__`: that one
+    gathers the caller, thread and process names (~3 µs), none of which the
+    line prints. Every other attribute a formatter may read is a class default.
+    """
+
+    name = access_log.name
+    levelno = logging.INFO
+    levelname = "INFO"
+    msg = "%s %s %s"
+    pathname = filename = module = ""
+    lineno = 0
+    funcName = ""
+    exc_info = exc_text = stack_info = None
+    thread = threadName = process = processName = taskName = None
+    relativeCreated = 0.0
+
+    def __init__(self, access: dict[str, Any], args: tuple[Any, ...]) -> None:
+        self.access = access
+        self.args = args
+        self.created = created = time.time()
+        self.msecs = created % 1 * 1000
+
+
+class _BodyCounter:
+    """`receive` for a body of unknown length: counts it against the cap and
+    raises `_BodyTooLarge` into the app at the chunk that passes it."""
+
+    __slots__ = ("_receive", "cap", "over_cap", "parts", "received")
+
+    def __init__(self, receive: Receive, cap: int, keep: bool) -> None:
+        self._receive = receive
+        self.cap = cap
+        self.received = 0
+        self.over_cap = False
+        self.parts: list[bytes] | None = [] if keep else None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            self.received += len(chunk)
+            if self.received > self.cap:
+                self.over_cap = True
+                raise _BodyTooLarge
+            if self.parts is not None:
+                self.parts.append(chunk)
+        return message
 
 
 class OperationLabels:
@@ -420,9 +452,14 @@ def root_fields(
 # --- Log formatting ------------------------------------------------------------------
 
 
+_second: list[Any] = [-1, ""]  # the last second formatted, and its text
+
+
 def _timestamp(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    whole = int(created)
+    if whole != _second[0]:  # strftime once a second, not once a line
+        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
