@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -324,21 +324,33 @@ class ObservabilityMiddleware:
 class AccessRecord(logging.LogRecord):
     """The access line's record, built without `LogRecord.__init__`: that one
     gathers the caller, thread and process names (~3 µs), none of which the
-    line prints. Every other attribute a formatter may read is a class default.
+    line prints. %-style formatters read `__dict__`, so the other standard
+    attributes are copied in from one template dict.
     """
 
-    name = access_log.name
-    levelno = logging.INFO
-    levelname = "INFO"
-    msg = "%s %s %s"
-    pathname = filename = module = ""
-    lineno = 0
-    funcName = ""
-    exc_info = exc_text = stack_info = None
-    thread = threadName = process = processName = taskName = None
-    relativeCreated = 0.0
+    _TEMPLATE: ClassVar[dict[str, Any]] = {
+        "name": access_log.name,
+        "levelno": logging.INFO,
+        "levelname": "INFO",
+        "msg": "%s %s %s",
+        "pathname": "",
+        "filename": "",
+        "module": "",
+        "lineno": 0,
+        "funcName": "",
+        "exc_info": None,
+        "exc_text": None,
+        "stack_info": None,
+        "thread": None,
+        "threadName": None,
+        "process": None,
+        "processName": None,
+        "taskName": None,
+        "relativeCreated": 0.0,
+    }
 
     def __init__(self, access: dict[str, Any], args: tuple[Any, ...]) -> None:
+        self.__dict__.update(self._TEMPLATE)
         self.access = access
         self.args = args
         self.created = created = time.time()
