@@ -79,6 +79,8 @@ REFUSED_ROUTE = _RouteLabel("refused")
 # Methods as metric labels; anything else a client invents is "OTHER".
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_LABEL_FIELDS = 3
+# Methods whose requests carry no body unless they say so (Transfer-Encoding).
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # GraphQL documents larger than this are labelled without being parsed.
 _MAX_LABELLED_DOCUMENT = 16 * 1024
 _OPERATION_MEMO_SIZE = 1024
@@ -156,10 +158,13 @@ class ObservabilityMiddleware:
         method: str = scope["method"]
         header_bytes = 0
         length: bytes | None = None
+        chunked = False
         for name, value in scope["headers"]:
             header_bytes += len(name) + len(value)
             if name == b"content-length":
                 length = value
+            elif name == b"transfer-encoding":
+                chunked = True
         peer = scope.get("client")
         address = peer[0] if peer else "unknown"
         if self.clients.networks:
@@ -203,10 +208,11 @@ class ObservabilityMiddleware:
                 status = await self._refuse(send, path, refused)
                 return
             inner_receive = receive
-            if length is None or (path == GRAPHQL_PATH and method == "POST"):
+            graphql_post = path == GRAPHQL_PATH and method == "POST"
+            if graphql_post or (length is None and (chunked or method not in _NO_BODY)):
                 # No Content-Length: count the chunks (the server already holds a
-                # declared length to its word). /graphql: keep the document too,
-                # for the operation label.
+                # declared length to its word; a GET without either has no body).
+                # /graphql: keep the document too, for the operation label.
                 body = _BodyCounter(receive, self.max_body, path == GRAPHQL_PATH)
                 inner_receive = body.receive
             try:
