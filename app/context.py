@@ -24,7 +24,8 @@ from app.cache import UpstreamCache
 from app.crypto import SecretBox
 from app.db import Database
 from app.errors import Forbidden, Unauthenticated, UpstreamUnavailable
-from app.ratelimit import FixedWindowLimiter
+from app.observability import user_hash
+from app.ratelimit import RateLimiter
 from app.response_cache import Freshness, ResponseCache
 from app.settings import Settings
 from app.upstream.analytics import AnalyticsClient
@@ -50,10 +51,11 @@ class Services:
     verifier: TokenVerifier
     oauth: OAuthClient
     box: SecretBox
-    login_limiter: FixedWindowLimiter
+    limiter: RateLimiter
     responses: ResponseCache
     freshness: dict[str, Freshness]
     simulator: Any = None  # the in-process simulator app, when one is in use
+    ready: bool = False  # set once the lifespan's startup has finished (/readyz)
 
 
 @dataclass(slots=True)
@@ -71,7 +73,10 @@ class Context:
     csrf_cookie: str | None = None
     # The id RequestHeadersMiddleware gave this request: masked errors name it.
     request_id: str | None = None
+    # The request's ASGI state: the access log reads the user hash from it.
+    request_state: dict[str, Any] | None = None
     _principal: Principal | None = None
+    _write_counted: bool = False
 
     @classmethod
     def for_request(
@@ -84,6 +89,7 @@ class Context:
             csrf_header=conn.headers.get(CSRF_HEADER),
             csrf_cookie=conn.cookies.get(CSRF_COOKIE),
             request_id=conn.scope.get("state", {}).get("request_id"),
+            request_state=conn.scope.get("state"),
         )
 
     async def user(self, *, write: bool = False) -> Principal:
@@ -92,6 +98,8 @@ class Context:
         none, since a browser never attaches them on its own.
 
         Order as in spec §8: no token -> 401, CSRF -> 403, bad token -> 401.
+        A write also counts once per request against the user's `write` rate
+        limit (429 when spent).
         """
         if self.credentials is None:
             raise Unauthenticated(MISSING_TOKEN_MESSAGE)
@@ -105,6 +113,11 @@ class Context:
             self._principal = await self.services.verifier.verify(
                 self.credentials.token
             )
+            if self.request_state is not None:
+                self.request_state["user_hash"] = user_hash(self._principal.sub)
+        if write and not self._write_counted:
+            self._write_counted = True
+            await self.services.limiter.hit("write", self._principal.sub)
         return self._principal
 
     @property

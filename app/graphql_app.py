@@ -348,7 +348,9 @@ class CachedGraphQL:
             )
 
         try:
-            entry, x_cache = await services.responses.serve(key, fetch, bypass=bypass)
+            entry, x_cache = await services.responses.serve(
+                key, fetch, bypass=bypass, surface="graphql"
+            )
         except FlightFailed:
             return JSONResponse(
                 {

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import strawberry
 from aiocache.serializers import NullSerializer  # type: ignore[import-untyped]
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -40,8 +41,14 @@ from app.cache_backends import (
 from app.context import Services
 from app.crypto import SecretBox
 from app.db import Database
+from app.errors import RateLimited
 from app.graphql_app import CachedGraphQL, StrawberryApp
-from app.ratelimit import FixedWindowLimiter
+from app.observability import (
+    READINESS,
+    ObservabilityMiddleware,
+    configure_logging,
+)
+from app.ratelimit import RateLimiter
 from app.response_cache import Freshness, ResponseCache
 from app.schema import build_schema
 from app.settings import OAuthProvider, Settings, load_settings
@@ -56,6 +63,7 @@ from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
 from rest_facade.pages import plain_routes
+from rest_facade.refusals import error_body
 
 log = logging.getLogger("naap")
 
@@ -154,6 +162,9 @@ def build_services(
         )
 
     ttl = settings.upstream_cache_ttl
+    limiter = RateLimiter(settings)
+    responses = _response_cache(settings)
+    responses.admit = limiter.admit_upstream
     return Services(
         settings=settings,
         analytics=AnalyticsClient(
@@ -191,8 +202,8 @@ def build_services(
             or httpx.ASGITransport(app=simulator_app()),
         ),
         box=SecretBox(settings.app_secret),
-        login_limiter=FixedWindowLimiter(limit=5, window_seconds=60),
-        responses=_response_cache(settings),
+        limiter=limiter,
+        responses=responses,
         freshness={
             "dashboard": Freshness(settings.dashboard_fresh, settings.dashboard_stale),
             "job_feed": Freshness(settings.job_feed_fresh, settings.job_feed_stale),
@@ -372,6 +383,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    """A rate limit hit past routing (a cache miss over the `upstream` budget),
+    in the route's envelope."""
+    if not isinstance(exc, RateLimited):  # registered for RateLimited only
+        raise exc
+    return Response(
+        error_body(request.scope["path"], exc),
+        status_code=exc.status,
+        headers={"cache-control": "no-store", "retry-after": str(exc.retry_after)},
+        media_type="application/json",
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -411,9 +435,13 @@ def create_app(
         # young garbage is collected without walking a large old heap.
         gc.collect()
         gc.freeze()
+        services.ready = True
+        READINESS.labels("started").set(1)
         try:
             yield
         finally:
+            services.ready = False
+            READINESS.labels("started").set(0)
             # Background refreshes use the clients: let them finish, within the
             # same SHUTDOWN_TIMEOUT that uvicorn gave in-flight requests (make run).
             try:
@@ -429,6 +457,7 @@ def create_app(
                 services.oauth,
                 services.db,
                 services.responses.flight,
+                services.limiter,
             ):
                 await client.aclose()
             await services.responses.backend.close()
@@ -450,10 +479,18 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, RateLimited: _rate_limited},
         middleware=[
             Middleware(RequestHeadersMiddleware),
+            # Outside the limits, so refusals carry CORS headers a browser can read.
             Middleware(CorsMiddleware, allowed_origins=settings.cors_origins),
+            Middleware(
+                ObservabilityMiddleware,
+                settings=settings,
+                limiter=services.limiter,
+                error_body=error_body,
+                graphql_fields=_root_fields(schema),
+            ),
             Middleware(DeadlineMiddleware, seconds=settings.request_deadline),
         ],
     )
@@ -463,10 +500,15 @@ def create_app(
 
 
 def _configure_logging(settings: Settings) -> None:
-    level = settings.log_level.upper()
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
-    logging.getLogger("naap").setLevel(level)
+    """JSON lines (LOG_FORMAT=json) or readable ones (console) for our loggers;
+    `naap.access` writes one line per request at INFO."""
+    configure_logging(settings.log_level, settings.log_format, ("naap",))
+
+
+def _root_fields(schema: strawberry.Schema) -> dict[str, frozenset[str]]:
+    """The schema's root field names by operation type: GraphQL metric labels."""
+    roots = {
+        "query": schema._schema.query_type,
+        "mutation": schema._schema.mutation_type,
+    }
+    return {kind: frozenset(t.fields) for kind, t in roots.items() if t is not None}

@@ -1,42 +1,247 @@
-"""A small fixed-window rate limiter (in process), for the few routes that start
-expensive or abusable work (the OAuth broker's start). Bounded memory: windows
-older than the current one are dropped as keys are touched, and the table is
-cleared when it grows past `max_keys`."""
+"""Rate limits per client, in four tiers, on the `limits` library.
+
+    public    every request to a data route (the middleware), per client address
+    upstream  work that reaches an upstream: a response-cache miss or a refresh=1
+              (`ResponseCache.admit`), per client address
+    write     developer writes that reach the database (`Context.user(write=True)`),
+              per user
+    login     the OAuth broker's start, per user
+
+Fixed windows: one counter increment per check (a single INCR on Redis), the
+cheapest strategy, at the price of allowing up to twice a limit across a window
+boundary; for abuse protection that is good enough. Storage is `memory://` (per
+process) or `redis://…` (shared by workers and replicas, through `limits`). A
+storage outage fails open: a limiter that cannot count must not take the API down.
+
+`memory://` is counted here, in a dict (`MemoryWindows`), not by `limits`' own
+in-process storage: that one starts an expiry task on every hit, about 7 µs a
+request on the hot path where the whole cache hit costs ~60 µs; a dict costs <1.
+
+The client's address comes from `client_address`, a context variable the HTTP
+middleware sets (see `client_address_of` for the TRUSTED_PROXIES rule); work done
+outside a request (background refreshes) is never charged.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any, Literal
+
+import limits
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
 
 from app.errors import RateLimited
+from app.metrics import REQUESTS_REFUSED
+from app.settings import Settings
+
+log = logging.getLogger("naap.ratelimit")
+
+Tier = Literal["public", "upstream", "write", "login"]
+TIERS: tuple[Tier, ...] = ("public", "upstream", "write", "login")
+
+# The current request's client address (set by the HTTP middleware).
+client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
+
+# A failing storage is logged at most this often (seconds), not once per request.
+_OUTAGE_LOG_INTERVAL = 60.0
 
 
-class FixedWindowLimiter:
+class MemoryWindows:
+    """Fixed windows in process, aligned to the clock: (tier, key) -> (window end,
+    count). Bounded: past `max_keys` entries, finished windows are dropped, and if
+    that is not enough the table starts over (a reset, never a refusal)."""
+
     def __init__(
         self,
-        limit: int,
-        window_seconds: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
+        max_keys: int = 100_000,
     ) -> None:
-        self.limit = limit
-        self.window = window_seconds
         self._clock = clock
         self._max_keys = max_keys
-        self._hits: dict[str, tuple[int, int]] = {}  # key -> (window index, count)
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
 
-    def hit(self, key: str) -> None:
-        """Count one request for `key`; raise RateLimited when over the limit."""
+    def hit(self, tier: str, key: str, limit: int, seconds: int) -> int:
+        """Count one; 0 when within `limit`, else the seconds until the window ends."""
         now = self._clock()
-        index = int(now // self.window)
-        window, count = self._hits.get(key, (index, 0))
-        if window != index:
-            count = 0
-        if count >= self.limit:
-            retry_after = max(1, math.ceil((index + 1) * self.window - now))
+        slot = (tier, key)
+        end, count = self._windows.get(slot, (0.0, 0))
+        if now >= end:
+            end, count = (now // seconds + 1) * seconds, 0
+        if count >= limit:
+            return max(1, math.ceil(end - now))
+        if len(self._windows) >= self._max_keys and slot not in self._windows:
+            self._sweep(now)
+        self._windows[slot] = (end, count + 1)
+        return 0
+
+    def _sweep(self, now: float) -> None:
+        live = {slot: v for slot, v in self._windows.items() if v[0] > now}
+        self._windows = live if len(live) < self._max_keys else {}
+
+
+class RateLimiter:
+    """The four tiers over one storage. `hit(tier, key)` raises RateLimited."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.enabled = settings.rate_limits_enabled
+        self.items: dict[Tier, limits.RateLimitItem] = {
+            tier: limits.parse(getattr(settings, f"rate_limit_{tier}"))
+            for tier in TIERS
+        }
+        # (limit, window seconds) per tier, for the in-process counter.
+        self._bounds = {
+            tier: (item.amount, item.get_expiry()) for tier, item in self.items.items()
+        }
+        self._pool: Any = None
+        self._memory: MemoryWindows | None = None
+        self._strategy: FixedWindowRateLimiter | None = None
+        url = settings.rate_limit_storage.removeprefix("async+")
+        if url.startswith("memory://"):
+            self._memory = MemoryWindows(clock=clock)
+        else:
+            self._strategy = FixedWindowRateLimiter(self._shared_storage(url))
+        self._outage_logged = 0.0
+
+    def _shared_storage(self, url: str) -> Any:
+        if url.startswith(("redis://", "rediss://")):
+            import redis.asyncio as redis  # only when configured
+
+            # Our own pool, so shutdown can close its connections.
+            self._pool = redis.ConnectionPool.from_url(url)
+            return storage_from_string(
+                "async+" + url,
+                implementation="redispy",
+                connection_pool=self._pool,
+                wrap_exceptions=True,
+            )
+        return storage_from_string("async+" + url, wrap_exceptions=True)
+
+    @property
+    def backend(self) -> str:
+        return "memory" if self._memory is not None else "shared"
+
+    async def hit(self, tier: Tier, key: str) -> None:
+        """Count one request for `key` in `tier`; RateLimited when over the limit."""
+        if not self.enabled:
+            return
+        if self._memory is not None:
+            limit, seconds = self._bounds[tier]
+            retry_after = self._memory.hit(tier, key, limit, seconds)
+        else:
+            retry_after = await self._shared_hit(tier, key)
+        if retry_after:
+            REQUESTS_REFUSED.labels(f"rate_limit_{tier}").inc()
             raise RateLimited("Too many requests", retry_after=retry_after)
-        if len(self._hits) >= self._max_keys and key not in self._hits:
-            self._hits.clear()
-        self._hits[key] = (index, count + 1)
+
+    async def _shared_hit(self, tier: Tier, key: str) -> int:
+        assert self._strategy is not None  # noqa: S101  (not memory: shared)
+        item = self.items[tier]
+        try:
+            if await self._strategy.hit(item, tier, key):
+                return 0
+            stats = await self._strategy.get_window_stats(item, tier, key)
+        except Exception as exc:  # fail open; see the module docstring
+            self._log_outage(exc)
+            return 0
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def admit_upstream(self) -> None:
+        """The `upstream` tier for the current request's client (ResponseCache's
+        hook): called before a miss or a refresh starts upstream work."""
+        address = client_address.get()
+        if address is not None:
+            await self.hit("upstream", address)
+
+    def _log_outage(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._outage_logged >= _OUTAGE_LOG_INTERVAL:
+            self._outage_logged = now
+            log.warning(
+                "rate limit storage failed; requests are not limited (%s)",
+                type(exc).__name__,
+            )
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def parse_networks(
+    entries: Iterable[str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """TRUSTED_PROXIES entries (addresses or CIDRs) as networks; ValueError names a
+    bad entry."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ValueError(
+                f"TRUSTED_PROXIES: {entry!r} is not an IP or CIDR"
+            ) from exc
+    return tuple(networks)
+
+
+class ClientAddresses:
+    """Who a request comes from: the peer, or — when the peer is a trusted proxy —
+    the right-most address in X-Forwarded-For (or Forwarded) that is not one.
+
+    Right-most, not left-most: every proxy appends the address it received from,
+    so only the entries added by our own proxies can be believed; anything to
+    their left was written by the client.
+    """
+
+    def __init__(self, trusted: Iterable[str]) -> None:
+        self.networks = parse_networks(trusted)
+        # Peers repeat: remember the verdict (bounded by the cache size).
+        self.is_trusted = lru_cache(maxsize=4096)(self._is_trusted)
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def resolve(
+        self, peer: str, forwarded_for: bytes | None, forwarded: bytes | None
+    ) -> str:
+        if not self.networks or not self.is_trusted(peer):
+            return peer
+        if forwarded_for is not None:
+            hops = [h.strip() for h in forwarded_for.decode("latin-1").split(",")]
+        elif forwarded is not None:
+            hops = _forwarded_for(forwarded.decode("latin-1"))
+        else:
+            return peer
+        for hop in reversed(hops):
+            if hop and not self.is_trusted(hop):
+                return hop[:64]  # stored as a key: bounded
+        return peer  # every hop is ours: the request started inside
+
+
+def _forwarded_for(header: str) -> list[str]:
+    """The `for=` addresses of an RFC 7239 Forwarded header, in order."""
+    hops: list[str] = []
+    for element in header.split(","):
+        for pair in element.split(";"):
+            name, _, value = pair.strip().partition("=")
+            if name.lower() != "for":
+                continue
+            value = value.strip().strip('"')
+            if value.startswith("["):  # [2001:db8::1]:4711
+                value = value[1:].partition("]")[0]
+            elif value.count(":") == 1:  # 192.0.2.60:4711
+                value = value.partition(":")[0]
+            hops.append(value)
+    return hops

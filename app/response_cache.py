@@ -11,7 +11,9 @@ time — across processes too when the flight is Redis's — however many wait
 (`MISS`). If the fetch fails and a stale entry exists, the stale entry is served
 (RFC 5861 stale-if-error); otherwise the failure is answered and nothing is
 stored. Failures and degraded answers are never stored. `refresh=1` skips the
-lookup but still joins the in-flight fetch and stores its result.
+lookup but still joins the in-flight fetch and stores its result. Every lookup is
+counted (`naap_cache_requests_total`), and `admit`, when set, may refuse a miss
+or a bypass before it starts upstream work (the rate limiter's `upstream` tier).
 
 Entries carry identity and gzip bodies with one strong ETag each, and the time the
 data was fetched (for `X-Data-Age`). Storage and single-flight are pluggable
@@ -35,6 +37,7 @@ from typing import Any
 import orjson
 
 from app.cache_backends import Flight, FlightFailed
+from app.metrics import CACHE_RESULTS
 
 log = logging.getLogger("naap.response_cache")
 
@@ -165,6 +168,20 @@ class CacheStats:
 
 Fetch = Callable[[], Awaitable[Entry]]
 
+# naap_cache_requests_total children, resolved once (the hit path counts too).
+_RESULTS = {
+    (surface, result): CACHE_RESULTS.labels(surface, result)
+    for surface in ("rest", "graphql")
+    for result in ("hit", "stale", "miss", "coalesced", "bypass", "error")
+}
+
+
+def _count(surface: str, result: str) -> None:
+    child = _RESULTS.get((surface, result))
+    if child is None:
+        child = _RESULTS[surface, result] = CACHE_RESULTS.labels(surface, result)
+    child.inc()
+
 
 @dataclass(slots=True)
 class ResponseCache:
@@ -175,6 +192,9 @@ class ResponseCache:
     # Shared backends (Redis) keep bytes.
     objects: bool = False
     stats: CacheStats = field(default_factory=CacheStats)
+    # Called before a miss or a bypass starts upstream work; raises to refuse it
+    # (the rate limiter's `upstream` tier).
+    admit: Callable[[], Awaitable[None]] | None = None
     _refreshing: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
 
     async def get(self, key: str) -> Entry | None:
@@ -193,33 +213,54 @@ class ResponseCache:
         return Entry.from_bytes(raw)
 
     async def serve(
-        self, key: str, fetch: Fetch, *, bypass: bool = False
+        self, key: str, fetch: Fetch, *, bypass: bool = False, surface: str = "rest"
     ) -> tuple[Entry, str]:
-        """The response for `key` and its `X-Cache` status: HIT, STALE or MISS."""
+        """The response for `key` and its `X-Cache` status: HIT, STALE or MISS.
+
+        `surface` ("rest" or "graphql") labels the naap_cache_requests_total
+        result: hit, stale, miss, coalesced (joined another caller's fetch),
+        bypass (refresh=1) or error (served stale-if-error, or failed).
+        """
         now = self.clock()
         entry = None if bypass else await self.get(key)
         if entry is not None and now < entry.fresh_until:
             self.stats.hit += 1
+            _count(surface, "hit")
             return entry, "HIT"
         if entry is not None and now < entry.stale_until:
             self.stats.stale += 1
+            _count(surface, "stale")
             self._refresh_in_background(key, fetch)
             return entry, "STALE"
+        if self.admit is not None:
+            await self.admit()  # may refuse with RateLimited: nothing started yet
+        led = False
+
+        async def fetch_led() -> Entry:
+            nonlocal led
+            led = True
+            return await fetch()
+
         try:
-            fetched = await self._fetch_shared(key, fetch)
+            fetched = await self._fetch_shared(key, fetch_led)
         except FlightFailed:
             fetched = None
+        result = "bypass" if bypass else "miss" if led else "coalesced"
         if fetched is not None and fetched.cacheable:
             self.stats.miss += 1
+            _count(surface, result)
             return fetched, "MISS"
         # Failed (or degraded): serve what we have, if it is still usable.
         fallback = entry if entry is not None else await self.get(key)
         if fallback is not None and self.clock() < fallback.stale_until:
             self.stats.stale_if_error += 1
+            _count(surface, "error")
             return fallback, "STALE"
         self.stats.miss += 1
         if fetched is None:
+            _count(surface, "error")
             raise FlightFailed(key)
+        _count(surface, result)
         return fetched, "MISS"
 
     async def _fetch_shared(self, key: str, fetch: Fetch) -> Entry:
@@ -258,6 +299,16 @@ class ResponseCache:
 
     async def clear(self) -> None:
         await self.backend.clear()
+
+    async def ping(self) -> bool:
+        """Whether the backend answers (/readyz): in process it always does."""
+        if self.objects:
+            return True
+        try:
+            await self.backend.get("naap:readyz")
+        except Exception:
+            return False
+        return True
 
     async def drain(self) -> None:
         """Wait for background refreshes (tests and shutdown)."""

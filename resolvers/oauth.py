@@ -19,7 +19,7 @@ async def start_provider_login(
 ) -> ProviderLoginStart:
     ctx = info.context
     user = await ctx.user(write=True)
-    ctx.services.login_limiter.hit(user.sub)
+    await ctx.services.limiter.hit("login", user.sub)
     settings = ctx.settings
     started = await broker.start_login(
         ctx.db,

@@ -5,13 +5,22 @@ Together with `routes.py` this lists every URL the server answers:
 broker's two browser legs (`redirect`, `callback`), which answer with a 302 and an
 HTML page. (`/graphql`, its assets and, in development, the simulator at `/_sim`
 are mounted by app/main.py.)
+
+Operations: `/readyz` (startup finished; dependencies reported, see `readyz`) and
+`/metrics` (Prometheus, optionally behind METRICS_TOKEN).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import html
 import logging
+import time
+from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,12 +29,16 @@ from app import broker
 from app.auth import CSRF_COOKIE, new_csrf_token
 from app.context import Services
 from app.errors import AppError, DatabaseUnavailable
+from app.metrics import BREAKER_STATE, REGISTRY
+from app.observability import READINESS
 from rest_facade.envelope import STANDARD, json_response
 
 log = logging.getLogger("naap.pages")
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache", "expires": "0"}
 CSRF_MAX_AGE = 3600
+READY_CHECK_TIMEOUT = 1.0  # seconds, per dependency
+BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 def plain_routes(services: Services) -> list[BaseRoute]:
@@ -36,6 +49,56 @@ def plain_routes(services: Services) -> list[BaseRoute]:
         return json_response(
             {"status": "ok", "simulated": list(settings.simulated_upstreams)},
             headers={"cache-control": "no-store"},
+        )
+
+    async def readyz(request: Request) -> Response:
+        """503 until startup has finished, then 200 with the dependencies' state.
+
+        A database or upstream failure is reported in the body (and the
+        naap_readiness / breaker gauges), not as a 503: every replica shares the
+        same database and upstreams, so a 503 would take them all out of the load
+        balancer at once, while cached and stale answers could still be served.
+        """
+        if not services.ready:
+            READINESS.labels("started").set(0)
+            return json_response({"status": "starting"}, 503, NO_STORE)
+        database, cache_ok = await asyncio.gather(
+            _database_check(services), _cache_check(services)
+        )
+        READINESS.labels("database").set(int(database["ok"]))
+        READINESS.labels("cache").set(int(cache_ok))
+        return json_response(
+            {
+                "status": "ready",
+                "database": database,
+                "upstreams": {
+                    client.name: {"state": client.state, "simulated": client.simulated}
+                    for client in _upstreams(services)
+                },
+                "cache": {
+                    "backend": "memory" if services.responses.objects else "redis",
+                    "ok": cache_ok,
+                },
+            },
+            headers=NO_STORE,
+        )
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus text format; `Bearer METRICS_TOKEN` when one is set."""
+        token = settings.metrics_token
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return json_response(
+                    {"error": {"code": "UNAUTHORIZED", "message": "Unauthorized"}},
+                    401,
+                    {**NO_STORE, "www-authenticate": "Bearer"},
+                )
+        for client in _upstreams(services):
+            BREAKER_STATE.labels(client.name).set(BREAKER_VALUES.get(client.state, 2))
+        return Response(
+            generate_latest(REGISTRY),
+            headers={"cache-control": "no-store", "content-type": CONTENT_TYPE_LATEST},
         )
 
     async def csrf(request: Request) -> Response:
@@ -95,6 +158,8 @@ def plain_routes(services: Services) -> list[BaseRoute]:
 
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/api/v1/auth/csrf", csrf, methods=["GET"]),
         Route(
             "/api/v1/auth/providers/{slug}/redirect", oauth_redirect, methods=["GET"]
@@ -103,6 +168,33 @@ def plain_routes(services: Services) -> list[BaseRoute]:
             "/api/v1/auth/providers/{slug}/callback", oauth_callback, methods=["GET"]
         ),
     ]
+
+
+def _upstreams(services: Services) -> tuple[Any, ...]:
+    return (services.analytics, services.subgraph, services.l1)
+
+
+async def _database_check(services: Services) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(READY_CHECK_TIMEOUT), services.db.session() as s:
+            await s.execute(text("SELECT 1"))
+    except Exception as exc:  # reported, never raised: see readyz
+        log.warning("readiness: database check failed (%s)", type(exc).__name__)
+        return {
+            "ok": False,
+            "latencyMs": round((time.perf_counter() - started) * 1000, 1),
+            "error": "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__,
+        }
+    return {"ok": True, "latencyMs": round((time.perf_counter() - started) * 1000, 1)}
+
+
+async def _cache_check(services: Services) -> bool:
+    try:
+        async with asyncio.timeout(READY_CHECK_TIMEOUT):
+            return await services.responses.ping()
+    except TimeoutError:
+        return False
 
 
 def _page(

@@ -63,6 +63,15 @@ def make_settings(**overrides: Any) -> Settings:
         # Never the developer's own var/naap.db: tests that need a database get
         # a migrated copy through the `settings` fixture.
         "database_url": "sqlite+aiosqlite:///:memory:",
+        # Rate limits stay on (every test runs through them), but with budgets a
+        # test's hundreds of requests from one address cannot spend; the limits
+        # themselves are tested with small budgets in tests/test_rate_limits.py.
+        "rate_limit_public": "100000/minute",
+        "rate_limit_upstream": "100000/minute",
+        "rate_limit_write": "100000/minute",
+        # The parameter parsers' vectors send 10 KB values, past the production
+        # cap (4 KB, a 414); tests/test_limits_caps.py tests the cap itself.
+        "max_query_string_bytes": 65_536,
     }
     values.update(overrides)
     return Settings(**values)

@@ -24,7 +24,6 @@ from starlette.applications import Starlette
 from app.auth import mint_token
 from app.crypto import SecretBox, key_hash, key_prefix
 from app.main import create_app
-from app.ratelimit import FixedWindowLimiter
 from app.settings import Settings
 from app.upstream.simulator import Fault
 from tests.conftest import Clock, auth, make_settings, serve, token_for
@@ -337,25 +336,23 @@ async def test_start_rejects_an_unknown_provider(client: httpx.AsyncClient) -> N
     assert error["message"] == "Unsupported billing provider for OAuth: acme"
 
 
-async def test_start_is_rate_limited_after_five_per_minute_per_user(
-    app: Starlette, client: httpx.AsyncClient
+async def test_start_is_rate_limited_by_the_login_tier_per_user(
+    settings: Settings, simulator: Starlette, clock: Clock
 ) -> None:
-    services = app.state.services
-    real = services.login_limiter
-    # Same limits, but a frozen clock: no window boundary can fall mid-test.
-    services.login_limiter = FixedWindowLimiter(
-        real.limit, real.window, clock=lambda: 1_000_000.5
-    )
-    for _ in range(5):
-        await start(client, "user-a")
-    response = await client.post(f"{PROVIDERS}/daydream/start", headers=auth())
-    assert response.status_code == 429
-    error = error_of(response)
-    assert error["code"] == "RATE_LIMITED"
-    retry_after = int(response.headers["retry-after"])
-    assert 1 <= retry_after <= 60
-    assert error["details"]["retryAfter"] == retry_after
-    await start(client, "user-b")  # another user has their own budget
+    # A fixed window opens at the first hit: no boundary falls inside this test.
+    limited = settings.model_copy(update={"rate_limit_login": "5/minute"})
+    app = create_app(limited, simulator=simulator, clock=clock)
+    async with serve(app) as client:
+        for _ in range(5):
+            await start(client, "user-a")
+        response = await client.post(f"{PROVIDERS}/daydream/start", headers=auth())
+        assert response.status_code == 429
+        error = error_of(response)
+        assert error["code"] == "RATE_LIMITED"
+        retry_after = int(response.headers["retry-after"])
+        assert 1 <= retry_after <= 60
+        assert error["details"]["retryAfter"] == retry_after
+        await start(client, "user-b")  # another user has their own budget
 
 
 async def test_start_works_over_graphql(

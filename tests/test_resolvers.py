@@ -529,7 +529,7 @@ def make_context(analytics: Any, *, eth_usd: float = 3000.0) -> Context:
         verifier=cast(Any, None),
         oauth=cast(Any, None),
         box=cast(Any, None),
-        login_limiter=cast(Any, None),
+        limiter=cast(Any, None),
         responses=cast(Any, None),
         freshness={},
     )

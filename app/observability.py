@@ -1,0 +1,546 @@
+"""The operations middleware: size caps, the public rate limit, HTTP metrics and
+one access-log line per request; and the log formatters.
+
+One pure-ASGI middleware, because every request passes through it and the
+dashboard's cache hits answer in tens of microseconds: no Request objects, metric
+children resolved once per label set, `perf_counter_ns`, one `orjson` dump per
+line, and the line only built when `naap.access` logs at INFO.
+
+Order of checks, before the app sees anything: query string (414), total header
+bytes (431), Content-Length (413), then the client's `public` budget (429). A
+body without Content-Length (chunked) is counted chunk by chunk as the app reads
+it, and refused with 413 the moment it passes the cap; nothing past the cap is
+read. Refusals use the route's error envelope (`error_body`, from the REST
+facade) and are counted in `naap_http_refused_total`.
+
+Labels stay bounded: the route is the matched Starlette template ("unmatched"
+otherwise); on `/graphql` it carries the operation's root fields when they are
+the schema's own and at most three (`/graphql query:kpi,protocol`), else
+`query:other` — never the client's `operationName`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+import orjson
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
+from prometheus_client import Gauge
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import AppError, RateLimited
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, REGISTRY, REQUESTS_REFUSED
+from app.ratelimit import ClientAddresses, RateLimiter, client_address
+from app.settings import Settings
+
+access_log = logging.getLogger("naap.access")
+
+# The current request's id, for every log line written while it runs.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+READINESS = Gauge(
+    "naap_readiness",
+    "Readiness checks as last seen by /readyz (1 ok, 0 failing): started, "
+    "database, cache.",
+    ["check"],
+    registry=REGISTRY,
+)
+
+# Never rate limited, and cheap to probe: load balancers and scrapers call them.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+GRAPHQL_PATH = "/graphql"
+
+
+# The route label of requests refused before routing (the reason is in
+# naap_http_refused_total).
+class _RouteLabel:
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+REFUSED_ROUTE = _RouteLabel("refused")
+# Methods as metric labels; anything else a client invents is "OTHER".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MAX_LABEL_FIELDS = 3
+# Methods whose requests carry no body unless they say so (Transfer-Encoding).
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+# GraphQL documents larger than this are labelled without being parsed.
+_MAX_LABELLED_DOCUMENT = 16 * 1024
+_OPERATION_MEMO_SIZE = 1024
+
+
+class PayloadTooLarge(AppError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class UriTooLong(AppError):
+    code = "URI_TOO_LONG"
+    status = 414
+
+
+class HeadersTooLarge(AppError):
+    code = "HEADERS_TOO_LARGE"
+    status = 431
+
+
+class _BodyTooLarge(Exception):
+    """Raised into the app from `receive` when the body passes the cap."""
+
+
+# (path, error) -> the response body in that route's envelope.
+ErrorBody = Callable[[str, AppError], bytes]
+
+
+def user_hash(sub: str) -> str:
+    """What the access log says about a user: enough to correlate, not the id."""
+    return hashlib.sha256(sub.encode()).hexdigest()[:16]
+
+
+def refusal_headers(error: AppError, length: int) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(length).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if isinstance(error, RateLimited):
+        headers.append((b"retry-after", str(error.retry_after).encode()))
+    if isinstance(error, PayloadTooLarge):
+        # The rest of the body was never read: the connection cannot be reused.
+        headers.append((b"connection", b"close"))
+    return headers
+
+
+class ObservabilityMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        limiter: RateLimiter,
+        error_body: ErrorBody,
+        graphql_fields: dict[str, frozenset[str]],
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.error_body = error_body
+        self.max_body = settings.max_body_bytes
+        self.max_query = settings.max_query_string_bytes
+        self.max_headers = settings.max_header_bytes
+        self.clients = ClientAddresses(settings.trusted_proxies)
+        self.operations = OperationLabels(graphql_fields)
+        # (route label, method, status) -> (request counter, latency histogram).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter_ns()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        header_bytes = 0
+        length: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        peer = scope.get("client")
+        address = peer[0] if peer else "unknown"
+        if self.clients.networks:
+            address = self._forwarded(scope, address)
+        state = scope.get("state")
+        rid = state.get("request_id") if state else None
+        rid_token = request_id.set(rid)
+        address_token = client_address.set(address)
+
+        status = 0
+        x_cache: bytes | None = None
+        body: _BodyCounter | None = None
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status, x_cache
+            if body is not None and body.over_cap:
+                return  # the app answered despite the cap: our 413 replaces it
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name == b"x-cache":
+                        x_cache = value
+                        break
+            await send(message)
+
+        try:
+            refused: AppError | None = None
+            if (
+                length is not None
+                or header_bytes > self.max_headers
+                or len(scope["query_string"]) > self.max_query
+            ):
+                refused = self._check_sizes(scope, header_bytes, length)
+            if refused is None and self.limiter.enabled and path not in EXEMPT_PATHS:
+                try:
+                    await self.limiter.hit("public", address)
+                except RateLimited as exc:
+                    refused = exc
+            if refused is not None:
+                scope["route"] = REFUSED_ROUTE
+                status = await self._refuse(send, path, refused)
+                return
+            inner_receive = receive
+            graphql_post = path == GRAPHQL_PATH and method == "POST"
+            if graphql_post or (length is None and (chunked or method not in _NO_BODY)):
+                # No Content-Length: count the chunks (the server already holds a
+                # declared length to its word; a GET without either has no body).
+                # /graphql: keep the document too, for the operation label.
+                body = _BodyCounter(receive, self.max_body, path == GRAPHQL_PATH)
+                inner_receive = body.receive
+            try:
+                await self.app(scope, inner_receive, send_observed)
+            except _BodyTooLarge:
+                if status:
+                    raise
+            if body is not None and body.over_cap and not status:
+                body.over_cap = False  # let our own answer through
+                status = await self._refuse(
+                    send, path, PayloadTooLarge(self._too_large())
+                )
+        except BaseException:
+            if not status:
+                status = 500  # ServerErrorMiddleware answers it
+            raise
+        finally:
+            request_id.reset(rid_token)
+            client_address.reset(address_token)
+            self._record(scope, status, started, x_cache, address, body, rid)
+
+    def _forwarded(self, scope: Scope, peer: str) -> str:
+        forwarded_for = forwarded = None
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for":
+                forwarded_for = value
+            elif name == b"forwarded":
+                forwarded = value
+        return self.clients.resolve(peer, forwarded_for, forwarded)
+
+    def _too_large(self) -> str:
+        return f"Request body too large: the limit is {self.max_body} bytes"
+
+    def _check_sizes(
+        self, scope: Scope, header_bytes: int, length: bytes | None
+    ) -> AppError | None:
+        if len(scope["query_string"]) > self.max_query:
+            return UriTooLong(
+                f"Query string too long: the limit is {self.max_query} bytes"
+            )
+        if header_bytes > self.max_headers:
+            return HeadersTooLarge(
+                f"Request headers too large: the limit is {self.max_headers} bytes"
+            )
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            # Refused before the app reads a byte of it.
+            return PayloadTooLarge(self._too_large())
+        return None
+
+    async def _refuse(self, send: Send, path: str, error: AppError) -> int:
+        if not isinstance(error, RateLimited):  # the limiter counts its own
+            REQUESTS_REFUSED.labels(error.code.lower()).inc()
+        body = self.error_body(path, error)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status,
+                "headers": refusal_headers(error, len(body)),
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return error.status
+
+    def _record(
+        self,
+        scope: Scope,
+        status: int,
+        started: int,
+        x_cache: bytes | None,
+        address: str,
+        body: _BodyCounter | None,
+        rid: str | None,
+    ) -> None:
+        elapsed_ns = time.perf_counter_ns() - started
+        method: str = scope["method"]
+        route = scope.get("route")
+        template: str = route.path if route is not None else "unmatched"
+        operation = ""
+        label = template
+        if template == GRAPHQL_PATH:
+            parts = body.parts if body is not None else None
+            operation = self.operations.label(scope, parts)
+            if operation:
+                label = f"{GRAPHQL_PATH} {operation}"
+        if method not in METHODS:
+            method = "OTHER"
+        key = (label, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(label, method, status),
+                HTTP_LATENCY.labels(label),
+            )
+        children[0].inc()
+        children[1].observe(elapsed_ns / 1e9)
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        state = scope.get("state")
+        fields: dict[str, Any] = {
+            "request_id": rid,
+            "method": method,
+            "route": template,
+            "status": status,
+            "duration_ms": round(elapsed_ns / 1e6, 3),
+            "cache": x_cache.decode("latin-1") if x_cache is not None else None,
+            "user": state.get("user_hash") if state else None,
+            "client": address,
+        }
+        if operation:
+            fields["operation"] = operation
+        record = AccessRecord(fields, (method, template, status))
+        access_log.handle(record)
+
+
+class AccessRecord(logging.LogRecord):
+    """The access line's record, built without `LogRecord.__init__`: that one
+    gathers the caller, thread and process names (~3 µs), none of which the
+    line prints. %-style formatters read `__dict__`, so the other standard
+    attributes are copied in from one template dict.
+    """
+
+    _TEMPLATE: ClassVar[dict[str, Any]] = {
+        "name": access_log.name,
+        "levelno": logging.INFO,
+        "levelname": "INFO",
+        "msg": "%s %s %s",
+        "pathname": "",
+        "filename": "",
+        "module": "",
+        "lineno": 0,
+        "funcName": "",
+        "exc_info": None,
+        "exc_text": None,
+        "stack_info": None,
+        "thread": None,
+        "threadName": None,
+        "process": None,
+        "processName": None,
+        "taskName": None,
+        "relativeCreated": 0.0,
+    }
+
+    def __init__(self, access: dict[str, Any], args: tuple[Any, ...]) -> None:
+        self.__dict__.update(self._TEMPLATE)
+        self.access = access
+        self.args = args
+        self.created = created = time.time()
+        self.msecs = created % 1 * 1000
+
+
+class _BodyCounter:
+    """`receive` for a body of unknown length: counts it against the cap and
+    raises `_BodyTooLarge` into the app at the chunk that passes it."""
+
+    __slots__ = ("_receive", "cap", "over_cap", "parts", "received")
+
+    def __init__(self, receive: Receive, cap: int, keep: bool) -> None:
+        self._receive = receive
+        self.cap = cap
+        self.received = 0
+        self.over_cap = False
+        self.parts: list[bytes] | None = [] if keep else None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            self.received += len(chunk)
+            if self.received > self.cap:
+                self.over_cap = True
+                raise _BodyTooLarge
+            if self.parts is not None:
+                self.parts.append(chunk)
+        return message
+
+
+class OperationLabels:
+    """A GraphQL request's bounded metric label, memoised by document bytes."""
+
+    def __init__(self, fields: dict[str, frozenset[str]]) -> None:
+        self.fields = fields  # operation type ("query", "mutation") -> root fields
+        self._memo: dict[bytes, str] = {}
+
+    def label(self, scope: Scope, body_parts: list[bytes] | None) -> str:
+        if scope["method"] == "POST":
+            raw = b"".join(body_parts or ())
+        else:
+            raw = scope["query_string"]
+        if not raw:
+            return ""  # GraphiQL's page, or nothing asked
+        if len(raw) > _MAX_LABELLED_DOCUMENT:
+            return "other"
+        known = self._memo.get(raw)
+        if known is None:
+            known = self._compute(raw, post=scope["method"] == "POST")
+            if len(self._memo) >= _OPERATION_MEMO_SIZE:
+                self._memo.clear()
+            self._memo[raw] = known
+        return known
+
+    def _compute(self, raw: bytes, *, post: bool) -> str:
+        try:
+            if post:
+                payload = orjson.loads(raw)
+            else:
+                payload = {k: v[0] for k, v in parse_qs(raw.decode("latin-1")).items()}
+        except (orjson.JSONDecodeError, UnicodeDecodeError):
+            return "invalid"
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "invalid"
+        name = payload.get("operationName")
+        try:
+            document = parse(payload["query"])
+        except GraphQLError:
+            return "invalid"
+        operations = [
+            d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+        ]
+        if isinstance(name, str):
+            operations = [o for o in operations if o.name and o.name.value == name]
+        if len(operations) != 1:
+            return "invalid"
+        fragments = {
+            d.name.value: d
+            for d in document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        kind = operations[0].operation.value
+        names = root_fields(operations[0].selection_set, fragments)
+        if names and all(n.startswith("__") for n in names):
+            return "introspection"
+        names.discard("__typename")
+        allowed = self.fields.get(kind, frozenset())
+        if not names or len(names) > MAX_LABEL_FIELDS or not names <= allowed:
+            return f"{kind}:other"
+        return f"{kind}:{','.join(sorted(names))}"
+
+
+def root_fields(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> set[str]:
+    names: set[str] = set()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)
+        elif isinstance(selection, InlineFragmentNode):
+            names |= root_fields(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.pop(selection.name.value, None)  # no cycles
+            if fragment is not None:
+                names |= root_fields(fragment.selection_set, fragments)
+    return names
+
+
+# --- Log formatting ------------------------------------------------------------------
+
+
+_second: list[Any] = [-1, ""]  # the last second formatted, and its text
+
+
+def _timestamp(created: float) -> str:
+    whole = int(created)
+    if whole != _second[0]:  # strftime once a second, not once a line
+        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Access lines carry their fields; other records
+    their message, the request id when logged during a request, and a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        access = getattr(record, "access", None)
+        if access is not None:
+            line.update(access)
+        else:
+            line["msg"] = record.getMessage()
+            rid = request_id.get()
+            if rid is not None:
+                line["request_id"] = rid
+            if record.exc_info:
+                line["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+class ConsoleFormatter(logging.Formatter):
+    """LOG_FORMAT=console: one readable line per record, for humans."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        access = getattr(record, "access", None)
+        if access is None:
+            text = super().format(record)
+            rid = request_id.get()
+            return text if rid is None else f"{text} [{rid}]"
+        parts = [
+            self.formatTime(record),
+            "INFO access",
+            access["method"],
+            access["route"],
+        ]
+        if "operation" in access:
+            parts.append(access["operation"])
+        parts += [str(access["status"]), f"{access['duration_ms']}ms"]
+        parts += [f"{k}={access[k]}" for k in _CONSOLE_KEYS if access.get(k)]
+        return " ".join(parts)
+
+
+_CONSOLE_KEYS = ("cache", "user", "client", "request_id")
+
+
+def configure_logging(level: str, log_format: str, loggers: Iterable[str]) -> None:
+    """Our formatter on the root handler (installed once, when nobody configured
+    logging before us), and `level` on our loggers."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            JsonFormatter() if log_format == "json" else ConsoleFormatter()
+        )
+        root.addHandler(handler)
+        root.setLevel(level.upper())
+    for name in loggers:
+        logging.getLogger(name).setLevel(level.upper())

@@ -1,0 +1,37 @@
+"""Error bodies for requests refused outside a route's handler (size caps, rate
+limits): in the envelope the route would have answered with, so a client parses a
+429 or a 413 like any other error of that route.
+
+`/graphql` answers `{"errors": [{"message", "extensions": {"code"}}]}`; a route of
+the table its row's envelope; other `/api/v1/` paths (the OAuth pages, the CSRF
+cookie) the standard envelope; anything else the bare `{"error": …}`.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.routing import compile_path
+
+from app.errors import AppError, RateLimited
+from rest_facade.envelope import BARE, STANDARD, Envelope
+from rest_facade.routes import ROUTES
+
+_PATTERNS = tuple((compile_path(row.path)[0], row.envelope) for row in ROUTES)
+
+
+def envelope_for(path: str) -> Envelope:
+    for pattern, envelope in _PATTERNS:
+        if pattern.match(path):
+            return envelope
+    return STANDARD if path.startswith("/api/v1/") else BARE
+
+
+def error_body(path: str, error: AppError) -> bytes:
+    if path == "/graphql" or path.startswith("/graphql/"):
+        return orjson.dumps(
+            {"errors": [{"message": error.message, "extensions": error.extensions}]}
+        )
+    details = (
+        {"retryAfter": error.retry_after} if isinstance(error, RateLimited) else None
+    )
+    return orjson.dumps(envelope_for(path).error(error.code, error.message, details))
