@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -531,12 +532,70 @@ class ConsoleFormatter(logging.Formatter):
 _CONSOLE_KEYS = ("cache", "user", "client", "request_id")
 
 
+class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that writes lines in batches, like nginx's buffered
+    `access_log`: one write per 64 KiB, per WARNING-or-worse record (which flushes
+    everything before it, so an incident's context is never held back), or per
+    second (a daemon thread), and at exit (`logging.shutdown` flushes handlers).
+
+    Why: one access line per request, flushed one by one, is one write(2) per
+    request on the hot path — about a third of the access log's cost. The price
+    is that a process killed with SIGKILL loses up to a second of access lines.
+    """
+
+    def __init__(self, *, max_bytes: int = 64 * 1024, interval: float = 1.0) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+        self._lines: list[str] = []
+        self._size = 0
+        flusher = threading.Thread(
+            target=self._flush_every, args=(interval,), name="log-flush", daemon=True
+        )
+        flusher.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Handler.handle() holds self.lock around emit().
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # logging's contract: never raise from a handler
+            self.handleError(record)
+            return
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= self.max_bytes or record.levelno >= logging.WARNING:
+            self._write()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write()
+        finally:
+            self.release()
+
+    def _write(self) -> None:
+        if not self._lines:
+            return
+        text = "".join(self._lines)
+        self._lines.clear()
+        self._size = 0
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # stream closed or broken: nowhere to log
+            pass
+
+    def _flush_every(self, interval: float) -> None:
+        while True:
+            time.sleep(interval)
+            self.flush()
+
+
 def configure_logging(level: str, log_format: str, loggers: Iterable[str]) -> None:
     """Our formatter on the root handler (installed once, when nobody configured
     logging before us), and `level` on our loggers."""
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
+        handler = BufferedStreamHandler()
         handler.setFormatter(
             JsonFormatter() if log_format == "json" else ConsoleFormatter()
         )
