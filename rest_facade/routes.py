@@ -51,6 +51,9 @@ class RestRoute:
     meta: str | None = None
     summary: str = ""
     auth: bool = False  # documentation only: the resolvers enforce it
+    # Documentation only: error statuses beyond those the OpenAPI generator derives
+    # from the row (400 for input, 401/403 for auth, 404 for path ids, 429, 503).
+    errors: tuple[int, ...] = ()
 
 
 _PRIVATE = p.PrivateCache()
@@ -119,6 +122,13 @@ ROUTES: tuple[RestRoute, ...] = (
         "/api/v1/dashboard/job-feed",
         "DashboardJobFeed",
         pick="jobFeed",
+        params={
+            "pollMs": p.Param(
+                "pollMs",
+                p.poll_ms,
+                "The client's poll interval in ms: sets max-age (1-90 s, default 30).",
+            )
+        },
         cache=p.JobFeedCache(),
         summary="Live job list (max-age follows pollMs)",
     ),
@@ -137,7 +147,9 @@ ROUTES: tuple[RestRoute, ...] = (
         meta="pageInfo",
         params={
             "page": p.Param("page", p.page_number(1), "Page number, from 1."),
-            "pageSize": p.Param("pageSize", p.page_number(20), "1-100, default 20."),
+            "pageSize": p.Param(
+                "pageSize", p.page_number(20, maximum=100), "1-100, default 20."
+            ),
         },
         envelope=STANDARD,
         cache=_PRIVATE,
@@ -153,6 +165,7 @@ ROUTES: tuple[RestRoute, ...] = (
         envelope=STANDARD,
         cache=_PRIVATE,
         auth=True,
+        errors=(409,),  # the same raw key twice
         summary="Register a provider-issued key (the raw key is returned once)",
     ),
     RestRoute(
