@@ -387,8 +387,10 @@ def _first_app_error(errors: list[GraphQLError]) -> AppError:
             return error.original_error
     for error in errors:
         code = (error.extensions or {}).get("code")
-        if error.original_error is None and code != "INTERNAL_ERROR":
-            # Variable coercion or validation: the request, not the server, is wrong.
+        if error.path is None and code != "INTERNAL_ERROR":
+            # Variable coercion or validation (no path: nothing was executed; a
+            # value out of Int's range carries a GraphQLError as its original):
+            # the request, not the server, is wrong.
             return BadRequest(error.message)
     log.error("unexpected error in a REST operation: %s", errors[0].message)
     return AppError("Internal error")

@@ -167,7 +167,10 @@ def _network_limit(raw: str) -> Variables:
     if raw == "all":
         return Variables(all=True)
     value = parse_int(raw)
-    return Variables() if value is None else Variables(limit=value)
+    if value is None:
+        return Variables()
+    # Saturate within GraphQL's 32-bit Int (the resolver clamps to 1-200).
+    return Variables(limit=max(-(10**9), min(10**9, value)))
 
 
 # `limit=all` lists everything; otherwise parseInt (absent/NaN/<1 -> 50).
