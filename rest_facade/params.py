@@ -231,7 +231,10 @@ def js_number(raw: str | None) -> float | None:
     if not text:
         return None
     if _HEX.fullmatch(text):
-        return float(int(text, 16))
+        try:
+            return float(int(text, 16))
+        except OverflowError:  # Infinity in JavaScript: treated like `1e999`
+            return None
     if _DECIMAL.fullmatch(text):
         value = float(text)
         return value if math.isfinite(value) else None
