@@ -268,7 +268,9 @@ class _Builder:
                     for name in BYPASS_PARAMS
                 ),
             ],
-            "responses": self._row_responses(row, body, meta, bool(path_params)),
+            "responses": self._row_responses(
+                row, body, meta, has_input=bool(path_params), write=method != "GET"
+            ),
         }
         if row.cache.shared is not None:
             result["parameters"].append(
@@ -324,7 +326,13 @@ class _Builder:
         return data, meta
 
     def _row_responses(
-        self, row: RestRoute, body: JsonSchema, meta: JsonSchema, has_path: bool
+        self,
+        row: RestRoute,
+        body: JsonSchema,
+        meta: JsonSchema,
+        *,
+        has_input: bool,
+        write: bool,
     ) -> JsonSchema:
         headers = {"Cache-Control": {"schema": STRING}}
         if row.cache.shared is not None:
@@ -346,12 +354,12 @@ class _Builder:
         if row.cache.shared is not None:
             responses["304"] = {"description": "Not modified (If-None-Match)"}
         statuses = {429, *row.errors}
-        if row.params or row.body or has_path:
+        if row.params or row.body or has_input:
             statuses.add(400)
         if row.auth:
-            statuses |= {401, 403}
-        if has_path:
-            statuses.add(404)
+            statuses.add(401)
+        if row.auth and write:
+            statuses.add(403)  # CSRF, for cookie-authenticated writes
         if row.cache.shared is not None:
             statuses.add(503)
         for status in sorted(statuses):

@@ -52,7 +52,8 @@ class RestRoute:
     summary: str = ""
     auth: bool = False  # documentation only: the resolvers enforce it
     # Documentation only: error statuses beyond those the OpenAPI generator derives
-    # from the row (400 for input, 401/403 for auth, 404 for path ids, 429, 503).
+    # from the row (400 for input, 401 for auth, 403 for authenticated writes, 429,
+    # 503 for shared reads of upstream data).
     errors: tuple[int, ...] = ()
 
 
@@ -176,6 +177,7 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="One of your keys",
+        errors=(404,),
     ),
     RestRoute(
         "/api/v1/developer/keys/{id}",
@@ -186,6 +188,7 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="Revoke a key (idempotent: the first revokedAt stays)",
+        errors=(404,),
     ),
     RestRoute(
         "/api/v1/developer/projects",
@@ -229,6 +232,7 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="One AI model",
+        errors=(404,),
     ),
     RestRoute(
         "/api/v1/developer/network-models",
@@ -273,5 +277,6 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="Poll a provider login; `complete` carries the key once",
+        errors=(403,),  # a session of another user or provider
     ),
 )

@@ -180,9 +180,12 @@ async def test_openapi_documents_auth_and_error_envelopes(document: Document) ->
     assert schemes["cookieAuth"]["in"] == "cookie"
     keys = operation(document, KEYS)
     assert keys["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
-    assert {"400", "401", "403", "429", "413", "414", "431"} <= set(keys["responses"])
-    assert "409" in operation(document, KEYS, "post")["responses"]
+    assert {"400", "401", "429", "413", "414", "431"} <= set(keys["responses"])
+    assert "403" not in keys["responses"]  # CSRF guards writes only
+    assert {"403", "409"} <= set(operation(document, KEYS, "post")["responses"])
     assert "404" in operation(document, KEYS + "/{id}")["responses"]
+    start = operation(document, "/api/v1/auth/providers/{slug}/start", "post")
+    assert "404" not in start["responses"]  # an unknown provider is a 400
     fees = operation(document, "/api/v1/dashboard/fees")["responses"]
     assert {"200", "304", "400", "503"} <= set(fees)
     assert "401" not in fees
