@@ -127,7 +127,8 @@ def nullable(schema: JsonSchema) -> JsonSchema:
     """The same schema, also allowing null."""
     kind = schema.get("type")
     if kind is None:
-        return {"anyOf": [schema, {"type": "null"}]} if schema else schema
+        constrained = any(k in schema for k in ("const", "enum", "anyOf", "$ref"))
+        return {"anyOf": [schema, {"type": "null"}]} if constrained else schema
     kinds = [kind] if isinstance(kind, str) else list(kind)
     if "null" in kinds:
         return schema
@@ -547,10 +548,12 @@ class _Builder:
                 if input_field.description:
                     schema = {**schema, "description": input_field.description}
                 properties[name] = schema
-                if (
-                    isinstance(input_field.type, GraphQLNonNull)
-                    and input_field.default_value is Undefined
-                ):
+                # graphql-core 3.3 keeps an SDL default in `default`, 3.2 in
+                # `default_value`: with either, a non-null field may be left out.
+                has_default = input_field.default_value is not Undefined or (
+                    getattr(input_field, "default", None) is not None
+                )
+                if isinstance(input_field.type, GraphQLNonNull) and not has_default:
                     required.append(name)
             return closed(properties, required)
         assert isinstance(type_, GraphQLScalarType | GraphQLEnumType)  # noqa: S101

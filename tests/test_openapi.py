@@ -8,13 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import build_schema, parse
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from rest_facade.openapi import nullable
-from rest_facade.routes import ROUTES
+from rest_facade.envelope import STANDARD
+from rest_facade.openapi import OpenApiError, _Builder, nullable
+from rest_facade.routes import ROUTES, RestRoute
 from tests.conftest import auth
 
 Document = dict[str, Any]
@@ -328,3 +330,73 @@ async def test_callback_page_is_documented_as_html(
     assert_matches(
         response_schema(document, template, "GET", 400, media), response.text
     )
+
+
+# --- the selection-set walker, on a small inline schema ------------------------------
+SDL = """
+scalar JSON
+enum Color { RED GREEN }
+interface Named { name: String! }
+type Dog implements Named { name: String! barks: Boolean! }
+type Cat implements Named { name: String! lives: Int }
+union Pet = Dog | Cat
+type Page { total: Int! }
+type Result { items: [Pet!]! page: Page! extra: JSON color: Color }
+input Filter { colors: [Color!] limit: Int! = 10 name: String! tag: String }
+type Query { pets(filter: Filter!): Result! named: [Named] }
+"""
+DOC = """
+query Pets($filter: Filter!, $flag: Boolean!) {
+  pets(filter: $filter) {
+    items {
+      __typename
+      ... on Dog { name barks }
+      ... on Cat { name lives }
+    }
+    page @include(if: $flag) { total }
+    meta: page { total }
+    extra
+    color
+  }
+  named { name ... on Dog { barks } }
+}
+"""
+
+
+def test_walker_maps_abstract_types_enums_scalars_and_inputs() -> None:
+    row = RestRoute(
+        "/pets", "Pets", "pets", body="filter", meta="meta", envelope=STANDARD
+    )
+    found = _Builder(build_schema(SDL)).route(row, parse(DOC), "POST")
+    success = found["responses"]["200"]["content"]["application/json"]["schema"]
+    data = success["properties"]["data"]
+    item = data["properties"]["items"]["items"]
+    # A union's members' fields are each conditional; __typename always there.
+    assert item["required"] == ["__typename"]
+    assert item["properties"]["lives"] == {
+        "type": ["integer", "null"],
+        "minimum": -(2**31),
+        "maximum": 2**31 - 1,
+    }
+    # @include makes a field optional; the aliased `meta` moved to the envelope.
+    assert "page" not in data["required"]
+    assert "meta" not in data["properties"]
+    assert success["properties"]["meta"]["required"] == ["total", "timestamp"]
+    assert data["properties"]["extra"] == {"description": "JSON"}  # any value
+    assert data["properties"]["color"] == {
+        "type": ["string", "null"],
+        "enum": ["RED", "GREEN", None],
+    }
+    body = found["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["name"]  # non-null with a default is optional
+    assert body["properties"]["colors"] == {
+        "type": ["array", "null"],
+        "items": {"type": "string", "enum": ["RED", "GREEN"]},
+    }
+    assert "security" not in found  # auth=False
+
+
+def test_a_bare_row_cannot_have_meta() -> None:
+    row = RestRoute("/pets", "Pets", "pets", body="filter", meta="meta")
+    with pytest.raises(OpenApiError, match="no meta"):
+        _Builder(build_schema(SDL)).route(row, parse(DOC), "POST")
