@@ -154,7 +154,7 @@ async def complete_callback(
     """Claim, exchange, register. Raises CallbackFailed with what to tell the user."""
     if oauth.endpoints(slug) is None:
         raise CallbackFailed("Authentication Failed", "Unsupported billing provider.")
-    if not state or len(state) > 128:
+    if not state or len(state) > 128 or "\x00" in state:  # PostgreSQL: no NUL
         raise CallbackFailed("Authentication Failed", "The provider sent no state.")
     async with db.writer() as session:
         row = (

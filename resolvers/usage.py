@@ -32,12 +32,12 @@ def _parse_day(raw: str | None, field: str) -> date | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)  # OverflowError past year 1 or 9999
+    except (ValueError, OverflowError) as exc:
         raise BadRequest(
             f"{field} must be an ISO 8601 UTC date, e.g. 2026-05-01"
         ) from exc
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
     return moment.date()
 
 
@@ -46,13 +46,13 @@ def _parse_time(raw: str | None, default: datetime) -> datetime:
         return default
     try:
         moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)  # OverflowError past year 1 or 9999
+    except (ValueError, OverflowError) as exc:
         raise BadRequest(
             "at must be an ISO 8601 time, e.g. 2026-05-01T10:00:00Z"
         ) from exc
-    return (
-        moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    )
 
 
 async def usage(

@@ -143,16 +143,41 @@ def build_routes(schema: strawberry.Schema, services: Services) -> list[Route]:
     ]
 
 
+def _text(value: str, name: str) -> str:
+    """A path or query value: text a database can store (PostgreSQL refuses NUL)."""
+    if "\x00" in value:
+        raise BadRequest(f"{name} must not contain NUL characters")
+    return value
+
+
+def _no_nul(value: Any, path: str) -> None:
+    """Every string in a variable or JSON body, keys included, without NUL."""
+    if isinstance(value, str):
+        _text(value, path or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text(key, path or "body")
+            _no_nul(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_nul(item, f"{path}.{index}")
+
+
 def variables_from_query(row: RestRoute, request: Request) -> dict[str, Any]:
-    variables: dict[str, Any] = dict(request.path_params)
+    variables: dict[str, Any] = {
+        name: _text(value, name) for name, value in request.path_params.items()
+    }
     for name, param in row.params.items():
         raw = first(request.query_params, name)  # a repeated parameter: its first
         if raw is None:
             continue
         value = param.parse(raw)
         if isinstance(value, Variables):
+            for item in value.values():
+                _no_nul(item, name)
             variables.update(value)
         elif value is not None:
+            _no_nul(value, name)  # what is passed on as text (parsers go first)
             variables[param.var] = value
     return variables
 
@@ -203,6 +228,7 @@ async def body_variable(request: Request, body_type: GraphQLInputType) -> Any:
         raise BadRequest("Invalid JSON in request body") from exc
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
+    _no_nul(body, "")
     problems: list[str] = []
     validate_input_value(
         body,
@@ -387,8 +413,10 @@ def _first_app_error(errors: list[GraphQLError]) -> AppError:
             return error.original_error
     for error in errors:
         code = (error.extensions or {}).get("code")
-        if error.original_error is None and code != "INTERNAL_ERROR":
-            # Variable coercion or validation: the request, not the server, is wrong.
+        if error.path is None and code != "INTERNAL_ERROR":
+            # Variable coercion or validation (no path: nothing was executed; a
+            # value out of Int's range carries a GraphQLError as its original):
+            # the request, not the server, is wrong.
             return BadRequest(error.message)
     log.error("unexpected error in a REST operation: %s", errors[0].message)
     return AppError("Internal error")

@@ -1,10 +1,12 @@
 """Plain routes: protocol plumbing that is not JSON data over an operation.
 
 Together with `routes.py` this lists every URL the server answers:
-`/healthz`, `GET /api/v1/auth/csrf` (the double-submit cookie), and the OAuth
+`/healthz`, `GET /api/v1/auth/csrf` (the double-submit cookie), the OAuth
 broker's two browser legs (`redirect`, `callback`), which answer with a 302 and an
-HTML page. (`/graphql`, its assets and, in development, the simulator at `/_sim`
-are mounted by app/main.py.)
+HTML page, and `/openapi.json`. (`/graphql`, its assets and, in development, the
+simulator at `/_sim` are mounted by app/main.py.) `PLAIN_DOCS` describes each of
+them (and `/graphql`) for the OpenAPI document: a plain route added here gets one
+line there (tests/test_openapi.py checks that every route of the app has one).
 
 Operations: `/readyz` (startup finished; dependencies reported, see `readyz`) and
 `/metrics` (Prometheus, optionally behind METRICS_TOKEN).
@@ -19,6 +21,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.requests import Request
@@ -32,6 +35,17 @@ from app.errors import AppError, DatabaseUnavailable
 from app.metrics import BREAKER_STATE, REGISTRY
 from app.observability import READINESS
 from rest_facade.envelope import STANDARD, json_response
+from rest_facade.openapi import (
+    GRAPHQL_REQUEST,
+    GRAPHQL_RESULT,
+    HTML_PAGE,
+    STRING,
+    PlainDoc,
+    PlainResponse,
+    array,
+    build_openapi,
+    closed,
+)
 
 log = logging.getLogger("naap.pages")
 
@@ -39,6 +53,145 @@ NO_STORE = {"cache-control": "no-store", "pragma": "no-cache", "expires": "0"}
 CSRF_MAX_AGE = 3600
 READY_CHECK_TIMEOUT = 1.0  # seconds, per dependency
 BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+OPENAPI_CACHE = {"cache-control": "public, max-age=300"}
+
+JSON = "application/json"
+PLAIN_DOCS: tuple[PlainDoc, ...] = (
+    PlainDoc(
+        "/healthz",
+        "GET",
+        "Liveness, and which upstreams are simulated",
+        {
+            200: PlainResponse(
+                "Alive",
+                {JSON: closed({"status": {"const": "ok"}, "simulated": array(STRING)})},
+            )
+        },
+    ),
+    PlainDoc(
+        "/api/v1/auth/csrf",
+        "GET",
+        "A CSRF token, also set as the `naap_csrf_token` cookie",
+        {
+            200: PlainResponse(
+                "The token (send it back as X-CSRF-Token on cookie writes)",
+                {
+                    JSON: closed(
+                        {"success": {"const": True}, "data": closed({"token": STRING})}
+                    )
+                },
+                {"Set-Cookie": "naap_csrf_token=<token>; HttpOnly; SameSite=Strict"},
+            )
+        },
+        tag="Auth",
+    ),
+    PlainDoc(
+        "/api/v1/auth/providers/{slug}/redirect",
+        "GET",
+        "OAuth broker: the browser leg to the provider's authorize page",
+        {302: PlainResponse("To the provider", headers={"Location": "authorize URL"})},
+        query={"login_session_id": {"type": "string", "maxLength": 128}},
+        errors=(400,),
+        tag="Auth",
+    ),
+    PlainDoc(
+        "/api/v1/auth/providers/{slug}/callback",
+        "GET",
+        "OAuth broker: the provider's redirect back (an HTML page)",
+        {
+            200: PlainResponse("Authentication complete", {"text/html": HTML_PAGE}),
+            400: PlainResponse("Authentication failed", {"text/html": HTML_PAGE}),
+        },
+        query={name: STRING for name in ("code", "state", "error")},
+        tag="Auth",
+    ),
+    PlainDoc(
+        "/graphql",
+        "GET",
+        "GraphQL queries by GET (`query`, `variables`, `operationName`); GraphiQL "
+        "for browsers",
+        {
+            200: PlainResponse(
+                "A GraphQL result, or GraphiQL",
+                {JSON: GRAPHQL_RESULT, "text/html": HTML_PAGE},
+            ),
+            400: PlainResponse("Not a GraphQL request", {"text/plain": STRING}),
+        },
+        query={name: STRING for name in ("query", "variables", "operationName")},
+        tag="GraphQL",
+    ),
+    PlainDoc(
+        "/graphql",
+        "POST",
+        "GraphQL queries and mutations",
+        {
+            200: PlainResponse("A GraphQL result", {JSON: GRAPHQL_RESULT}),
+            400: PlainResponse("Not a GraphQL request", {"text/plain": STRING}),
+        },
+        body=GRAPHQL_REQUEST,
+        tag="GraphQL",
+    ),
+    PlainDoc(
+        "/readyz",
+        "GET",
+        "Readiness: 503 until startup has finished, then 200 with the state of the "
+        "database, upstreams and cache (an outage is reported, not a 503)",
+        {
+            200: PlainResponse(
+                "Started; dependencies reported",
+                {
+                    JSON: closed(
+                        {
+                            "status": {"const": "ready"},
+                            "database": closed(
+                                {
+                                    "ok": {"type": "boolean"},
+                                    "latencyMs": {"type": "number"},
+                                    "error": STRING,
+                                },
+                                ["ok", "latencyMs"],
+                            ),
+                            "upstreams": {
+                                "type": "object",
+                                "additionalProperties": closed(
+                                    {
+                                        "state": {
+                                            "enum": ["closed", "half-open", "open"]
+                                        },
+                                        "simulated": {"type": "boolean"},
+                                    }
+                                ),
+                            },
+                            "cache": closed(
+                                {
+                                    "backend": {"enum": ["memory", "redis"]},
+                                    "ok": {"type": "boolean"},
+                                }
+                            ),
+                        }
+                    )
+                },
+            ),
+            503: PlainResponse(
+                "Starting", {JSON: closed({"status": {"const": "starting"}})}
+            ),
+        },
+    ),
+    PlainDoc(
+        "/metrics",
+        "GET",
+        "Prometheus metrics (text format); `Authorization: Bearer METRICS_TOKEN` "
+        "when that setting is set",
+        {200: PlainResponse("Prometheus text exposition", {"text/plain": STRING})},
+        errors=(401,),
+    ),
+    PlainDoc(
+        "/openapi.json",
+        "GET",
+        "This document",
+        {200: PlainResponse("OpenAPI 3.1", {JSON: {"type": "object"}})},
+    ),
+)
 
 
 def plain_routes(services: Services) -> list[BaseRoute]:
@@ -156,10 +309,24 @@ def plain_routes(services: Services) -> list[BaseRoute]:
             close_after_ms=3000,
         )
 
+    document: bytes | None = None
+
+    async def openapi(request: Request) -> Response:
+        # Built on first use (the schema is on app.state once create_app is done),
+        # then served from memory.
+        nonlocal document
+        if document is None:
+            spec: dict[str, Any] = build_openapi(
+                request.app.state.schema, plain=PLAIN_DOCS
+            )
+            document = orjson.dumps(spec)
+        return Response(document, media_type=JSON, headers=OPENAPI_CACHE)
+
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/auth/csrf", csrf, methods=["GET"]),
         Route(
             "/api/v1/auth/providers/{slug}/redirect", oauth_redirect, methods=["GET"]

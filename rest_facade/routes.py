@@ -51,6 +51,10 @@ class RestRoute:
     meta: str | None = None
     summary: str = ""
     auth: bool = False  # documentation only: the resolvers enforce it
+    # Documentation only: error statuses beyond those the OpenAPI generator derives
+    # from the row (400 for input, 401 for auth, 403 for authenticated writes, 429,
+    # 503 for shared reads of upstream data).
+    errors: tuple[int, ...] = ()
 
 
 _PRIVATE = p.PrivateCache()
@@ -119,6 +123,13 @@ ROUTES: tuple[RestRoute, ...] = (
         "/api/v1/dashboard/job-feed",
         "DashboardJobFeed",
         pick="jobFeed",
+        params={
+            "pollMs": p.Param(
+                "pollMs",
+                p.poll_ms,
+                "The client's poll interval in ms: sets max-age (1-90 s, default 30).",
+            )
+        },
         cache=p.JobFeedCache(),
         summary="Live job list (max-age follows pollMs)",
     ),
@@ -137,7 +148,9 @@ ROUTES: tuple[RestRoute, ...] = (
         meta="pageInfo",
         params={
             "page": p.Param("page", p.page_number(1), "Page number, from 1."),
-            "pageSize": p.Param("pageSize", p.page_number(20), "1-100, default 20."),
+            "pageSize": p.Param(
+                "pageSize", p.page_number(20, maximum=100), "1-100, default 20."
+            ),
         },
         envelope=STANDARD,
         cache=_PRIVATE,
@@ -153,6 +166,7 @@ ROUTES: tuple[RestRoute, ...] = (
         envelope=STANDARD,
         cache=_PRIVATE,
         auth=True,
+        errors=(409,),  # the same raw key twice
         summary="Register a provider-issued key (the raw key is returned once)",
     ),
     RestRoute(
@@ -163,6 +177,7 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="One of your keys",
+        errors=(404,),
     ),
     RestRoute(
         "/api/v1/developer/keys/{id}",
@@ -173,6 +188,7 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="Revoke a key (idempotent: the first revokedAt stays)",
+        errors=(404,),
     ),
     RestRoute(
         "/api/v1/developer/projects",
@@ -216,6 +232,7 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="One AI model",
+        errors=(404,),
     ),
     RestRoute(
         "/api/v1/developer/network-models",
@@ -260,5 +277,6 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="Poll a provider login; `complete` carries the key once",
+        errors=(403,),  # a session of another user or provider
     ),
 )
