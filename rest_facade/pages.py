@@ -115,7 +115,9 @@ PLAIN_DOCS: tuple[PlainDoc, ...] = (
                 "A GraphQL result, or GraphiQL",
                 {JSON: GRAPHQL_RESULT, "text/html": HTML_PAGE},
             ),
-            400: PlainResponse("Not a GraphQL request", {"text/plain": STRING}),
+            400: PlainResponse("Not a GraphQL request", {JSON: GRAPHQL_RESULT}),
+            404: PlainResponse("GraphiQL is switched off", {JSON: GRAPHQL_RESULT}),
+            405: PlainResponse("A mutation by GET", {JSON: GRAPHQL_RESULT}),
         },
         query={name: STRING for name in ("query", "variables", "operationName")},
         tag="GraphQL",
@@ -126,7 +128,13 @@ PLAIN_DOCS: tuple[PlainDoc, ...] = (
         "GraphQL queries and mutations",
         {
             200: PlainResponse("A GraphQL result", {JSON: GRAPHQL_RESULT}),
-            400: PlainResponse("Not a GraphQL request", {"text/plain": STRING}),
+            400: PlainResponse(
+                "Not a GraphQL request (bad JSON, a batch)", {JSON: GRAPHQL_RESULT}
+            ),
+            415: PlainResponse(
+                "Not application/json (forms and multipart are refused: CSRF)",
+                {JSON: GRAPHQL_RESULT},
+            ),
         },
         body=GRAPHQL_REQUEST,
         tag="GraphQL",
