@@ -71,7 +71,7 @@ class Context:
     credentials: Credentials | None = None
     csrf_header: str | None = None
     csrf_cookie: str | None = None
-    # The id RequestHeadersMiddleware gave this request: masked errors name it.
+    # The id the edge middleware gave this request: masked errors name it.
     request_id: str | None = None
     # The request's ASGI state: the access log reads the user hash from it.
     request_state: dict[str, Any] | None = None

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -45,19 +43,20 @@ from app.errors import RateLimited
 from app.graphql_app import CachedGraphQL, StrawberryApp
 from app.observability import (
     READINESS,
+    SECURITY_HEADERS,
     ObservabilityMiddleware,
     configure_logging,
+    new_request_id,
 )
 from app.ratelimit import RateLimiter
 from app.response_cache import Freshness, ResponseCache
 from app.schema import build_schema
 from app.settings import OAuthProvider, Settings, load_settings
-from app.upstream._http import JsonTransport, track_data_sources
+from app.upstream._http import JsonTransport
 from app.upstream.analytics import AnalyticsClient
 from app.upstream.breaker import CircuitBreaker
 from app.upstream.l1rpc import L1RpcClient
 from app.upstream.oauth import OAuthClient, ProviderEndpoints
-from app.upstream.resilience import DeadlineMiddleware
 from app.upstream.simulator import DEFAULT_OAUTH_CLIENTS, create_simulator
 from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
@@ -89,15 +88,6 @@ query Overview($timeframe: String = "24") {
 }
 """
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-SECURITY_HEADERS = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (
-        b"permissions-policy",
-        b"camera=(self), microphone=(self), display-capture=(self), geolocation=()",
-    ),
-)
 CORS_HEADERS = [
     "X-CSRF-Token",
     "X-Requested-With",
@@ -256,48 +246,6 @@ def _oauth_providers(settings: Settings) -> dict[str, ProviderEndpoints]:
     return providers
 
 
-class RequestHeadersMiddleware:
-    """Request id, security headers and the data-source label on every response.
-
-    `x-request-id` is echoed when it is a short safe token, else generated, so a
-    client cannot inject arbitrary text into our logs and headers.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    @staticmethod
-    def _request_id(scope: Scope) -> str:
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming: str = value.decode("latin-1")
-                if _REQUEST_ID.fullmatch(incoming):
-                    return incoming
-                break
-        return str(uuid.uuid4())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = self._request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
-        sources = track_data_sources()
-        extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *extra]
-                if "simulator" in sources and not any(
-                    name == b"x-data-source" for name, _ in headers
-                ):
-                    headers.append((b"x-data-source", b"simulator"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 class CorsMiddleware:
     """CORS by route family (issue #3).
 
@@ -335,6 +283,11 @@ class CorsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Most requests (CDNs, servers, curl) send no Origin: find that out without
+        # building a dict of every header.
+        if not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
         headers = dict(scope["headers"])
         origin = headers.get(b"origin", b"").decode("latin-1")
         if not origin:
@@ -343,7 +296,9 @@ class CorsMiddleware:
         cors = self._headers(origin, scope["path"])
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             preflight = Response(status_code=200 if cors else 403)
-            for name, value in cors:
+            # Answered here, outside the edge middleware: its headers added here.
+            preflight.headers["x-request-id"] = new_request_id()
+            for name, value in (*SECURITY_HEADERS, *cors):
                 preflight.headers[name.decode()] = value.decode("latin-1")
             if cors:
                 preflight.headers["access-control-allow-methods"] = (
@@ -481,17 +436,19 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, RateLimited: _rate_limited},
         middleware=[
-            Middleware(RequestHeadersMiddleware),
-            # Outside the limits, so refusals carry CORS headers a browser can read.
+            # Outside the edge, so its refusals carry CORS headers a browser can read.
             Middleware(CorsMiddleware, allowed_origins=settings.cors_origins),
+            # One pass per request (app/observability.py): request id, security
+            # headers, size caps, the public rate limit, the upstream deadline,
+            # metrics and the access log.
             Middleware(
                 ObservabilityMiddleware,
                 settings=settings,
                 limiter=services.limiter,
                 error_body=error_body,
                 graphql_fields=_root_fields(schema),
+                deadline=settings.request_deadline,
             ),
-            Middleware(DeadlineMiddleware, seconds=settings.request_deadline),
         ],
     )
     app.state.services = services

@@ -22,7 +22,10 @@ the schema's own and at most three (`/graphql query:kpi,protocol`), else
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -48,11 +51,40 @@ from app.errors import AppError, RateLimited
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, REGISTRY, REQUESTS_REFUSED
 from app.ratelimit import ClientAddresses, RateLimiter, client_address
 from app.settings import Settings
+from app.upstream._http import track_data_sources
+from app.upstream.resilience import start_deadline
 
 access_log = logging.getLogger("naap.access")
 
 # The current request's id, for every log line written while it runs.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Request ids: the client's `X-Request-ID` when it is a short safe token (so no
+# arbitrary text reaches our logs and headers), else ours, shaped as a UUIDv4 like
+# the original's: the first four groups are random per process (version and
+# variant bits set), the last is a counter. Unique without reading urandom on
+# every request; ids need not be unguessable, nothing is authorised by them.
+_SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+_random = secrets.token_hex(8)
+_ID_PREFIX = (
+    f"{_random[:8]}-{_random[8:12]}-4{_random[12:15]}-"
+    f"{'89ab'[int(_random[15], 16) % 4]}{secrets.token_hex(2)[:3]}-"
+)
+_id_counter = itertools.count(secrets.randbelow(1 << 32))
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter) % (1 << 48):012x}"
+
+
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (
+        b"permissions-policy",
+        b"camera=(self), microphone=(self), display-capture=(self), geolocation=()",
+    ),
+)
 
 READINESS = Gauge(
     "naap_readiness",
@@ -138,8 +170,10 @@ class ObservabilityMiddleware:
         limiter: RateLimiter,
         error_body: ErrorBody,
         graphql_fields: dict[str, frozenset[str]],
+        deadline: float,
     ) -> None:
         self.app = app
+        self.deadline = deadline
         self.limiter = limiter
         self.error_body = error_body
         self.max_body = settings.max_body_bytes
@@ -160,36 +194,55 @@ class ObservabilityMiddleware:
         header_bytes = 0
         length: bytes | None = None
         chunked = False
+        rid: str | None = None
         for name, value in scope["headers"]:
             header_bytes += len(name) + len(value)
             if name == b"content-length":
                 length = value
             elif name == b"transfer-encoding":
                 chunked = True
+            elif name == b"x-request-id" and _SAFE_REQUEST_ID.fullmatch(value):
+                rid = value.decode("ascii")
+        if rid is None:
+            rid = new_request_id()
+        scope.setdefault("state", {})["request_id"] = rid
         peer = scope.get("client")
         address = peer[0] if peer else "unknown"
         if self.clients.networks:
             address = self._forwarded(scope, address)
-        state = scope.get("state")
-        rid = state.get("request_id") if state else None
         rid_token = request_id.set(rid)
         address_token = client_address.set(address)
+        deadline_token = start_deadline(self.deadline)
+        sources = track_data_sources()
+        own_headers = [(b"x-request-id", rid.encode()), *SECURITY_HEADERS]
 
         status = 0
         x_cache: bytes | None = None
         body: _BodyCounter | None = None
 
-        async def send_observed(message: Message) -> None:
+        async def send_out(message: Message) -> None:
+            # Every response, refusals included: request id, security headers, and
+            # the data-source label when a simulated upstream answered.
             nonlocal status, x_cache
-            if body is not None and body.over_cap:
-                return  # the app answered despite the cap: our 413 replaces it
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for name, value in message.get("headers", ()):
+                headers = message.get("headers", ())
+                for name, value in headers:
                     if name == b"x-cache":
                         x_cache = value
                         break
+                headers = [*headers, *own_headers]
+                if "simulator" in sources and not any(
+                    name == b"x-data-source" for name, _ in headers
+                ):
+                    headers.append((b"x-data-source", b"simulator"))
+                message["headers"] = headers
             await send(message)
+
+        async def send_observed(message: Message) -> None:
+            if body is not None and body.over_cap:
+                return  # the app answered despite the cap: our 413 replaces it
+            await send_out(message)
 
         try:
             refused: AppError | None = None
@@ -206,7 +259,7 @@ class ObservabilityMiddleware:
                     refused = exc
             if refused is not None:
                 scope["route"] = REFUSED_ROUTE
-                status = await self._refuse(send, path, refused)
+                status = await self._refuse(send_out, path, refused)
                 return
             inner_receive = receive
             graphql_post = path == GRAPHQL_PATH and method == "POST"
@@ -224,7 +277,7 @@ class ObservabilityMiddleware:
             if body is not None and body.over_cap and not status:
                 body.over_cap = False  # let our own answer through
                 status = await self._refuse(
-                    send, path, PayloadTooLarge(self._too_large())
+                    send_out, path, PayloadTooLarge(self._too_large())
                 )
         except BaseException:
             if not status:
@@ -233,6 +286,7 @@ class ObservabilityMiddleware:
         finally:
             request_id.reset(rid_token)
             client_address.reset(address_token)
+            deadline_token.var.reset(deadline_token)
             self._record(scope, status, started, x_cache, address, body, rid)
 
     def _forwarded(self, scope: Scope, peer: str) -> str:
@@ -324,8 +378,45 @@ class ObservabilityMiddleware:
         }
         if operation:
             fields["operation"] = operation
+        direct = _direct_json_handler()
+        if direct is not None:
+            # The usual production setup: the line goes straight into the buffer,
+            # exactly as the logging chain would format it, for a third of the cost.
+            created = time.time()
+            line = {"ts": _timestamp(created), "level": "info", "logger": LOGGER}
+            line.update(fields)
+            direct.append(orjson.dumps(line, default=str).decode(), logging.INFO)
+            return
         record = AccessRecord(fields, (method, template, status))
         access_log.handle(record)
+
+
+LOGGER = access_log.name
+
+
+def _direct_json_handler() -> BufferedStreamHandler | None:
+    """Our buffered JSON handler, when it is the access line's only destination
+    and nothing (a filter, another handler, pytest's caplog) would see the record
+    on the way; None otherwise, and the record takes the logging chain."""
+    if access_log.handlers or access_log.filters or not access_log.propagate:
+        return None
+    parent = access_log.parent
+    while parent is not None and parent is not logging.root:
+        if parent.handlers or parent.filters or not parent.propagate:
+            return None
+        parent = parent.parent
+    handlers = logging.root.handlers
+    if len(handlers) != 1 or logging.root.filters:
+        return None
+    handler = handlers[0]
+    if (
+        type(handler) is not BufferedStreamHandler
+        or type(handler.formatter) is not JsonFormatter
+        or handler.filters
+        or handler.level > logging.INFO
+    ):
+        return None
+    return handler
 
 
 class AccessRecord(logging.LogRecord):
@@ -556,13 +647,25 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         # Handler.handle() holds self.lock around emit().
         try:
-            line = self.format(record) + self.terminator
+            line = self.format(record)
         except Exception:  # logging's contract: never raise from a handler
             self.handleError(record)
             return
+        self._add(line, record.levelno)
+
+    def append(self, line: str, levelno: int) -> None:
+        """A line already formatted (the access log's fast path)."""
+        self.acquire()
+        try:
+            self._add(line, levelno)
+        finally:
+            self.release()
+
+    def _add(self, line: str, levelno: int) -> None:
+        line += self.terminator
         self._lines.append(line)
         self._size += len(line)
-        if self._size >= self.max_bytes or record.levelno >= logging.WARNING:
+        if self._size >= self.max_bytes or levelno >= logging.WARNING:
             self._write()
 
     def flush(self) -> None:

@@ -8,9 +8,22 @@ import logging
 import time
 from collections.abc import Iterator
 
+import httpx
+import orjson
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
-from app.observability import BufferedStreamHandler, JsonFormatter
+from app.observability import (
+    BufferedStreamHandler,
+    JsonFormatter,
+    ObservabilityMiddleware,
+    access_log,
+)
+from app.ratelimit import RateLimiter
+from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -70,3 +83,70 @@ def test_an_idle_buffer_is_written_within_the_interval(
     while not stream.getvalue() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "quiet spell" in stream.getvalue()
+
+
+async def test_the_access_fast_path_writes_what_the_logging_chain_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In production the access line skips the logging chain (one JSON handler is
+    its only destination); the line must be the same either way."""
+    stream = io.StringIO()
+    handler = BufferedStreamHandler()
+    handler.setStream(stream)
+    handler.setFormatter(JsonFormatter())
+    monkeypatch.setattr(logging.root, "handlers", [handler])  # pytest's go aside
+    monkeypatch.setattr(access_log, "level", logging.INFO)
+
+    async def ok(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok", headers={"x-cache": "HIT"})
+
+    settings = make_settings()
+    app = ObservabilityMiddleware(
+        Starlette(routes=[Route("/things/{id}", ok)]),
+        settings=settings,
+        limiter=RateLimiter(settings),
+        error_body=lambda _path, _error: b"{}",
+        graphql_fields={},
+        deadline=1.0,
+    )
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        await http.get("/things/1", headers={"x-request-id": "fast"})
+        handler.flush()
+        fast = stream.getvalue()
+        stream.truncate(0)
+        stream.seek(0)
+        access_log.addFilter(_keep)  # a filter: the record must take the chain
+        try:
+            await http.get("/things/2", headers={"x-request-id": "slow"})
+        finally:
+            access_log.removeFilter(_keep)
+        handler.flush()
+        slow = stream.getvalue()
+
+    def comparable(text: str) -> dict[str, object]:
+        line = orjson.loads(text)
+        assert line.pop("ts").endswith("Z")
+        assert isinstance(line.pop("duration_ms"), float)
+        assert line.pop("request_id") in ("fast", "slow")
+        return line
+
+    assert fast.count("\n") == slow.count("\n") == 1
+    assert (
+        comparable(fast)
+        == comparable(slow)
+        == {
+            "level": "info",
+            "logger": "naap.access",
+            "method": "GET",
+            "route": "/things/{id}",
+            "status": 200,
+            "cache": "HIT",
+            "user": None,
+            "client": "203.0.113.9",
+        }
+    )
+
+
+def _keep(_record: logging.LogRecord) -> bool:
+    return True

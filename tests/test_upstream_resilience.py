@@ -16,15 +16,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from app.observability import ObservabilityMiddleware
+from app.ratelimit import RateLimiter
 from app.upstream.breaker import BreakerOpen, CircuitBreaker
 from app.upstream.resilience import (
     JITTER,
-    DeadlineMiddleware,
     current_deadline,
     jitter,
     request_deadline,
     retry_after,
 )
+from tests.conftest import make_settings
 from tests.metricsutil import sample
 
 
@@ -192,14 +194,22 @@ async def _read_deadline() -> float | None:
     return current_deadline()
 
 
-async def test_middleware_gives_each_http_request_a_deadline() -> None:
+async def test_the_edge_middleware_gives_each_http_request_a_deadline() -> None:
     seen: list[float | None] = []
 
     async def endpoint(_request: Request) -> PlainTextResponse:
         seen.append(current_deadline())
         return PlainTextResponse("ok")
 
-    app = DeadlineMiddleware(Starlette(routes=[Route("/", endpoint)]), seconds=7.0)
+    settings = make_settings(request_deadline=7.0)
+    app = ObservabilityMiddleware(
+        Starlette(routes=[Route("/", endpoint)]),
+        settings=settings,
+        limiter=RateLimiter(settings),
+        error_body=lambda _path, _error: b"{}",
+        graphql_fields={},
+        deadline=settings.request_deadline,
+    )
     loop = asyncio.get_running_loop()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"

@@ -1,8 +1,9 @@
 """One deadline per request for all its upstream work, and the retry policy.
 
-The deadline is an absolute `time.monotonic()` value in a context variable.
-`DeadlineMiddleware` sets it when an HTTP request arrives, so both surfaces (REST
-runs the same schema as /graphql) and every resolver task created under the
+The deadline is an absolute `time.monotonic()` value in a context variable. The
+HTTP edge middleware (app/observability.py) starts it when a request arrives, so
+both surfaces (REST runs the same schema as /graphql) and every resolver task
+created under the
 request inherit it; asyncio copies the context into each task it creates, while
 a value set inside a resolver would not flow back out. Work that starts outside a
 request (the response cache's background refresh runs in an empty context) gets
@@ -22,11 +23,9 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 JITTER = (0.05, 0.25)  # seconds
@@ -50,24 +49,14 @@ def request_deadline(seconds: float) -> Iterator[float]:
         _deadline.reset(token)
 
 
-class DeadlineMiddleware:
-    """Starts each HTTP request's upstream deadline (`REQUEST_DEADLINE`)."""
+def start_deadline(seconds: float) -> Token[float | None]:
+    """Start the current request's deadline; `token.var.reset(token)` ends it.
 
-    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # The context manager's body, inlined: this runs on every request, and
-        # contextlib's generator machinery costs more than the rest of it.
-        token = _deadline.set(time.monotonic() + self.seconds)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _deadline.reset(token)
+    The HTTP edge middleware (app/observability.py) calls this once per request,
+    so REST and GraphQL share it; `request_deadline` is the same as a context
+    manager, for code outside a request.
+    """
+    return _deadline.set(time.monotonic() + seconds)
 
 
 def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
