@@ -48,7 +48,7 @@ from prometheus_client import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import AppError, RateLimited
-from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, REGISTRY, REQUESTS_REFUSED
+from app.metrics import HTTP_STATS, REGISTRY, REQUESTS_REFUSED
 from app.ratelimit import ClientAddresses, RateLimiter, client_address
 from app.settings import Settings
 from app.upstream._http import track_data_sources
@@ -181,8 +181,6 @@ class ObservabilityMiddleware:
         self.max_headers = settings.max_header_bytes
         self.clients = ClientAddresses(settings.trusted_proxies)
         self.operations = OperationLabels(graphql_fields)
-        # (route label, method, status) -> (request counter, latency histogram).
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -254,7 +252,8 @@ class ObservabilityMiddleware:
                 refused = self._check_sizes(scope, header_bytes, length)
             if refused is None and self.limiter.enabled and path not in EXEMPT_PATHS:
                 try:
-                    await self.limiter.hit("public", address)
+                    if not self.limiter.hit_in_process("public", address):
+                        await self.limiter.hit("public", address)
                 except RateLimited as exc:
                     refused = exc
             if refused is not None:
@@ -354,15 +353,7 @@ class ObservabilityMiddleware:
                 label = f"{GRAPHQL_PATH} {operation}"
         if method not in METHODS:
             method = "OTHER"
-        key = (label, method, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
-                HTTP_REQUESTS.labels(label, method, status),
-                HTTP_LATENCY.labels(label),
-            )
-        children[0].inc()
-        children[1].observe(elapsed_ns / 1e9)
+        HTTP_STATS.record(label, method, status, elapsed_ns / 1e9)
         if not access_log.isEnabledFor(logging.INFO):
             return
         state = scope.get("state")
@@ -385,7 +376,7 @@ class ObservabilityMiddleware:
             created = time.time()
             line = {"ts": _timestamp(created), "level": "info", "logger": LOGGER}
             line.update(fields)
-            direct.append(orjson.dumps(line, default=str).decode(), logging.INFO)
+            direct.append(orjson.dumps(line, default=str).decode())
             return
         record = AccessRecord(fields, (method, template, status))
         access_log.handle(record)
@@ -653,13 +644,15 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return
         self._add(line, record.levelno)
 
-    def append(self, line: str, levelno: int) -> None:
-        """A line already formatted (the access log's fast path)."""
-        self.acquire()
-        try:
-            self._add(line, levelno)
-        finally:
-            self.release()
+    def append(self, line: str) -> None:
+        """An INFO line already formatted (the access log's fast path). No lock:
+        `list.append` is atomic, and `_write` swaps the list before joining it, so
+        a line appended meanwhile by another thread is written, never lost."""
+        line += self.terminator
+        self._lines.append(line)
+        self._size += len(line)  # approximate under threads; it only paces writes
+        if self._size >= self.max_bytes:
+            self.flush()
 
     def _add(self, line: str, levelno: int) -> None:
         line += self.terminator
@@ -678,9 +671,9 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def _write(self) -> None:
         if not self._lines:
             return
-        text = "".join(self._lines)
-        self._lines.clear()
+        lines, self._lines = self._lines, []
         self._size = 0
+        text = "".join(lines)
         try:
             self.stream.write(text)
             self.stream.flush()

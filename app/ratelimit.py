@@ -143,6 +143,19 @@ class RateLimiter:
             REQUESTS_REFUSED.labels(f"rate_limit_{tier}").inc()
             raise RateLimited("Too many requests", retry_after=retry_after)
 
+    def hit_in_process(self, tier: Tier, key: str) -> bool:
+        """The hot path's check, without a coroutine: True when it was counted
+        in process (within the limit); False means call `hit` (a shared storage).
+        Raises RateLimited like `hit`."""
+        if self._memory is None:
+            return False
+        limit, seconds = self._bounds[tier]
+        retry_after = self._memory.hit(tier, key, limit, seconds)
+        if retry_after:
+            REQUESTS_REFUSED.labels(f"rate_limit_{tier}").inc()
+            raise RateLimited("Too many requests", retry_after=retry_after)
+        return True
+
     async def _shared_hit(self, tier: Tier, key: str) -> int:
         assert self._strategy is not None  # noqa: S101  (not memory: shared)
         item = self.items[tier]
