@@ -26,14 +26,8 @@ import strawberry
 from cross_web import HTTPException
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     parse,
     print_ast,
 )
@@ -47,6 +41,7 @@ from app.cache import DASHBOARD_UNAVAILABLE, CachePolicy
 from app.cache_backends import FlightFailed
 from app.context import Context, Services
 from app.graphiql import graphiql_html, missing_assets
+from app.graphql_limits import selected_operation
 from app.response_cache import Entry, Freshness, cache_key, to_response
 from app.schema import PUBLIC_ROOT_FIELDS
 from app.upstream._http import track_data_sources
@@ -173,23 +168,6 @@ class Plan:
     freshness_class: str
 
 
-def _root_fields(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
-) -> set[str]:
-    names: set[str] = set()
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            names.add(selection.name.value)
-        elif isinstance(selection, InlineFragmentNode):
-            names |= _root_fields(selection.selection_set, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is None:
-                return {"<unknown fragment>"}
-            names |= _root_fields(fragment.selection_set, fragments)
-    return names
-
-
 @functools.lru_cache(maxsize=512)
 def plan_for(query: str, operation_name: str | None, max_tokens: int) -> Plan | None:
     """A plan when the operation is a query of public root fields only.
@@ -200,24 +178,10 @@ def plan_for(query: str, operation_name: str | None, max_tokens: int) -> Plan | 
         document: DocumentNode = parse(query, max_tokens=max_tokens)
     except GraphQLError:
         return None  # Strawberry reports the syntax error
-    operations = [
-        d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-    ]
-    if operation_name is not None:
-        operations = [
-            o for o in operations if o.name and o.name.value == operation_name
-        ]
-    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+    selected = selected_operation(document, operation_name)
+    if selected is None or selected[0].operation != OperationType.QUERY:
         return None
-    fragments = {
-        d.name.value: d
-        for d in document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    try:
-        fields = _root_fields(operations[0].selection_set, fragments)
-    except RecursionError:
-        return None  # a fragment chain: Strawberry's validation refuses it
+    fields = selected[1]
     classes = {PUBLIC_ROOT_FIELDS.get(name) for name in fields}
     if not fields or None in classes:
         return None

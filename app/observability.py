@@ -35,19 +35,14 @@ from urllib.parse import parse_qs
 
 import orjson
 from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
     parse,
 )
 from prometheus_client import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import AppError, RateLimited
+from app.graphql_limits import selected_operation
 from app.metrics import HTTP_STATS, REGISTRY, REQUESTS_REFUSED
 from app.ratelimit import ClientAddresses, RateLimiter, client_address
 from app.settings import Settings
@@ -511,20 +506,11 @@ class OperationLabels:
             document = parse(payload["query"])
         except GraphQLError:
             return "invalid"
-        operations = [
-            d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-        ]
-        if isinstance(name, str):
-            operations = [o for o in operations if o.name and o.name.value == name]
-        if len(operations) != 1:
+        selected = selected_operation(document, name if isinstance(name, str) else None)
+        if selected is None:
             return "invalid"
-        fragments = {
-            d.name.value: d
-            for d in document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
-        kind = operations[0].operation.value
-        names = root_fields(operations[0].selection_set, fragments)
+        kind = selected[0].operation.value
+        names = selected[1]
         if names and all(n.startswith("__") for n in names):
             return "introspection"
         names.discard("__typename")
@@ -532,22 +518,6 @@ class OperationLabels:
         if not names or len(names) > MAX_LABEL_FIELDS or not names <= allowed:
             return f"{kind}:other"
         return f"{kind}:{','.join(sorted(names))}"
-
-
-def root_fields(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
-) -> set[str]:
-    names: set[str] = set()
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            names.add(selection.name.value)
-        elif isinstance(selection, InlineFragmentNode):
-            names |= root_fields(selection.selection_set, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.pop(selection.name.value, None)  # no cycles
-            if fragment is not None:
-                names |= root_fields(fragment.selection_set, fragments)
-    return names
 
 
 # --- Log formatting ------------------------------------------------------------------

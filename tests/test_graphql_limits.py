@@ -22,6 +22,7 @@ from app.graphql_limits import (
     GraphQLLimits,
     Limits,
     check_limits,
+    selected_operation,
     strip_suggestion,
     validate_with_limits,
 )
@@ -384,13 +385,16 @@ def test_strip_suggestion_removes_only_the_suggestion() -> None:
     assert strip_suggestion("Unknown 'x'.") == "Unknown 'x'."
 
 
-def test_the_public_query_planner_gives_up_on_a_long_fragment_chain() -> None:
+def test_the_public_query_planner_walks_a_long_fragment_chain_without_recursion() -> (
+    None
+):
+    """3000 spreads deep: a recursive walk hit Python's recursion limit; the walk
+    is iterative, each fragment expanded once."""
     chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(3000))
     document = "{ ...F0 } " + chain + " fragment F3000 on Query { __typename }"
-    assert plan_for(document, None, 100_000) is None
-    assert (
-        plan_for("{ ...F0 } fragment F0 on Query { __typename }", None, 100) is not None
-    )
+    plan = plan_for(document, None, 100_000)
+    assert plan is not None
+    assert plan.freshness_class == "dashboard"
 
 
 async def test_our_own_error_messages_are_not_stripped() -> None:
@@ -414,3 +418,40 @@ async def test_our_own_error_messages_are_not_stripped() -> None:
     assert [e.message for e in typo.errors or []] == [
         "Cannot query field 'pipelin' on type 'Query'."
     ]
+
+
+@pytest.mark.parametrize(
+    ("document", "operation", "expected"),
+    [
+        (
+            "{ kpi { timeframeHours } protocol { currentRound } }",
+            None,
+            {"kpi", "protocol"},
+        ),
+        (
+            "query A { kpi { timeframeHours } } query B { fees { totalEth } }",
+            "B",
+            {"fees"},
+        ),
+        (
+            "query A { kpi { timeframeHours } } query B { fees { totalEth } }",
+            None,
+            None,
+        ),
+        (
+            "{ ...F } fragment F on Query { ...G kpi { timeframeHours } }"
+            " fragment G on Query { ...F protocol { currentRound } }",
+            None,
+            {"kpi", "protocol"},
+        ),
+        ("{ ... on Query { jobFeed { queryFailed } } }", None, {"jobFeed"}),
+        ("{ ...Missing }", None, None),
+    ],
+)
+def test_selected_operation_walks_fragments_once_and_refuses_the_ambiguous(
+    document: str, operation: str | None, expected: set[str] | None
+) -> None:
+    """Runs before validation (cache plan, metrics label): a fragment cycle ends,
+    an unknown fragment or an ambiguous operation is None, never an exception."""
+    selected = selected_operation(parse(document), operation)
+    assert (selected[1] if selected is not None else None) == expected
