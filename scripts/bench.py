@@ -30,6 +30,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -633,7 +634,8 @@ def write_report(
 ) -> None:
     tool_desc = (
         f"{_wrk_version() or 'wrk'} (`wrk -t{args.threads} -c{args.connections} "
-        f"-d{max(1, round(args.duration))}s --timeout={args.timeout}s --latency`; "
+        f"-d{max(1, round(args.duration / args.rounds))}s "
+        f"--timeout={args.timeout}s --latency`; "
         "the GraphQL "
         "POST through a Lua script setting method, body and content type)"
         if tool == "wrk"
@@ -664,9 +666,11 @@ def write_report(
         "",
         f"- Load tool: {tool_desc}",
         f"- Connections: {args.connections}; threads: {args.threads} (wrk only); "
-        f"duration: {args.duration:g} s per target; warm-up: {WARMUP_REQUESTS} "
-        f"requests then {args.warmup:g} s of the same load, discarded; per-request "
-        f"timeout: {args.timeout} s",
+        f"duration: {args.duration:g} s per target in {args.rounds} interleaved "
+        f"rounds ({args.duration / args.rounds:g} s each; every round loads every "
+        "target and the baseline in turn; each row is the median of its rounds); "
+        f"warm-up: {WARMUP_REQUESTS} requests then {args.warmup:g} s of the same "
+        f"load, discarded; per-request timeout: {args.timeout} s",
         "- Server: `uvicorn app.main:create_app --factory --host 127.0.0.1 "
         "--workers 1 --log-level warning --no-access-log` (uvicorn's default "
         "`--http`/`--loop`: httptools and uvloop when installed); `APP_ENV="
@@ -727,7 +731,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Benchmark naap-api's dashboard routes against a bare "
         "Starlette baseline and write BENCHMARKS.md."
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds each")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds each target, in all"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="interleaved rounds: each round loads every target (baseline "
+        "included) for duration/rounds seconds; medians are reported. More "
+        "rounds resist drift in the machine's speed, but short slices inflate "
+        "p99 with each slice's connection setup",
+    )
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument(
@@ -743,6 +758,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.timeout <= 0:
         parser.error("--duration and --timeout must be > 0, --warmup >= 0")
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
     if args.connections < 1 or args.threads < 1:
         parser.error("--connections and --threads must be >= 1")
     if args.threads > args.connections:
@@ -775,16 +792,10 @@ def servers_stopped(servers: list[Server]) -> Iterator[None]:
             server.stop()
 
 
-def measure(
-    target: Target,
-    server: Server,
-    tool: str,
-    args: argparse.Namespace,
-    tmp: Path,
-    rss_reset: bool,
-) -> Result:
-    if rss_reset:
-        reset_peak_rss(server.pid)
+def prepare(
+    target: Target, tool: str, args: argparse.Namespace, tmp: Path
+) -> tuple[bytes, str | None, int]:
+    """Warm one target (its response cached, the connection pool hot)."""
     body, x_cache, graphql_errors = warm(target)
     cache = f"X-Cache: {x_cache}" if x_cache is not None else "no X-Cache header"
     print(f"  warmed {target.label}: {len(body):,} bytes, {cache}", flush=True)
@@ -792,18 +803,62 @@ def measure(
         print(f"  WARNING: {graphql_errors} GraphQL errors in the response", flush=True)
     if args.warmup > 0:
         run_load(tool, target, args, args.warmup, tmp)
-    result = run_load(tool, target, args, args.duration, tmp)
+    return body, x_cache, graphql_errors
+
+
+def combine(
+    rounds: list[Result],
+    warmed: tuple[bytes, str | None, int],
+    server: Server,
+) -> Result:
+    """One row from the interleaved rounds: medians of rate and latencies, sums
+    of counts. This machine's speed drifts over minutes (other tenants, CPU
+    frequency); interleaving puts the baseline next to each target every round,
+    and the median drops a round that a burst of noise spoiled."""
+    body, x_cache, graphql_errors = warmed
+    result = Result(
+        target=rounds[0].target,
+        rps=statistics.median(r.rps for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        requests=sum(r.requests for r in rounds),
+        errors=sum(r.errors for r in rounds),
+        non_2xx=sum(r.non_2xx for r in rounds),
+    )
     result.rss_mib = peak_rss_mib(server.pid)
     result.body_bytes = len(body)
     result.x_cache = x_cache
     result.graphql_errors = graphql_errors
-    print(
-        f"  {result.rps:,.1f} req/s, p50 {_fmt(result.p50_ms, 2)} ms, "
-        f"p99 {_fmt(result.p99_ms, 2)} ms, peak RSS {_fmt(result.rss_mib)} MiB "
-        f"({result.requests:,} requests)",
-        flush=True,
-    )
     return result
+
+
+def measure_all(
+    plan: list[tuple[Target, Server]], tool: str, args: argparse.Namespace, tmp: Path
+) -> list[Result]:
+    warmed = []
+    for target, _server in plan:
+        print(f"bench: {target.label}", flush=True)
+        warmed.append(prepare(target, tool, args, tmp))
+    slice_seconds = args.duration / args.rounds
+    rounds: list[list[Result]] = [[] for _ in plan]
+    for number in range(1, args.rounds + 1):
+        line = []
+        for index, (target, _server) in enumerate(plan):
+            result = run_load(tool, target, args, slice_seconds, tmp)
+            rounds[index].append(result)
+            line.append(f"{target.key} {result.rps:,.0f}")
+        print(f"bench: round {number}/{args.rounds}: " + ", ".join(line), flush=True)
+    results = []
+    for (target, server), runs, warm_result in zip(plan, rounds, warmed, strict=True):
+        result = combine(runs, warm_result, server)
+        print(
+            f"  {target.label}: {result.rps:,.1f} req/s (median of {len(runs)}), "
+            f"p50 {_fmt(result.p50_ms, 2)} ms, p99 {_fmt(result.p99_ms, 2)} ms, "
+            f"peak RSS {_fmt(result.rss_mib)} MiB ({result.requests:,} requests)",
+            flush=True,
+        )
+        results.append(result)
+    return results
 
 
 def run(args: argparse.Namespace) -> int:
@@ -941,10 +996,7 @@ def run(args: argparse.Namespace) -> int:
                         baseline_server,
                     ),
                 ]
-                results = []
-                for target, owner in plan:
-                    print(f"bench: {target.label}", flush=True)
-                    results.append(measure(target, owner, tool, args, tmp, rss_reset))
+                results = measure_all(plan, tool, args, tmp)
             except BenchError as exc:
                 print(f"bench: {exc}", file=sys.stderr)
                 return 1
@@ -952,8 +1004,8 @@ def run(args: argparse.Namespace) -> int:
     kpi, _orchestrators, overview_result, baseline = results
     rss_note = (
         "VmHWM from /proc of each server process and its children, reset "
-        "(clear_refs) before each target's warm-up, so each row is that target's "
-        "peak (memory retained from earlier targets included)"
+        "(clear_refs) once before the warm-ups: targets run interleaved, so each "
+        "row is its server's peak over the whole run"
         if rss_reset
         else "VmHWM from /proc of each server process and its children: the "
         "high-water mark since the process started (clear_refs not permitted)"
