@@ -417,8 +417,9 @@ def create_app(
                 await client.aclose()
             await services.responses.backend.close()
 
+    rest_routes = build_routes(schema, services)
     routes: list[BaseRoute] = [
-        *build_routes(schema, services),
+        *rest_routes,
         *plain_routes(services),
         Mount(
             GRAPHIQL_ASSETS_PATH.rstrip("/"),
@@ -448,12 +449,20 @@ def create_app(
                 error_body=error_body,
                 graphql_fields=_root_fields(schema),
                 deadline=settings.request_deadline,
+                static_routes=_static_routes(rest_routes),
             ),
         ],
     )
     app.state.services = services
     app.state.schema = schema
     return app
+
+
+def _static_routes(rest_routes: list[Route]) -> dict[str, Route]:
+    """REST rows without path parameters, by path: the edge middleware dispatches
+    them itself (the dashboard's hot path), everything else goes through the
+    router."""
+    return {route.path: route for route in rest_routes if "{" not in route.path}
 
 
 def _configure_logging(settings: Settings) -> None:
