@@ -418,6 +418,7 @@ def create_app(
             await services.responses.backend.close()
 
     rest_routes = build_routes(schema, services)
+    graphql_route = Route("/graphql", graphql_app, methods=["GET", "POST"])
     routes: list[BaseRoute] = [
         *rest_routes,
         *plain_routes(services),
@@ -425,7 +426,7 @@ def create_app(
             GRAPHIQL_ASSETS_PATH.rstrip("/"),
             StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False),
         ),
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        graphql_route,
     ]
     if services.simulator is not None and any(
         e.simulated for e in services.oauth.providers.values()
@@ -449,7 +450,7 @@ def create_app(
                 error_body=error_body,
                 graphql_fields=_root_fields(schema),
                 deadline=settings.request_deadline,
-                static_routes=_static_routes(rest_routes),
+                static_routes=_static_routes([*rest_routes, graphql_route]),
             ),
         ],
     )
@@ -459,9 +460,9 @@ def create_app(
 
 
 def _static_routes(rest_routes: list[Route]) -> dict[str, Route]:
-    """REST rows without path parameters, by path: the edge middleware dispatches
-    them itself (the dashboard's hot path), everything else goes through the
-    router."""
+    """Routes without path parameters (the REST rows', and /graphql), by path:
+    the edge middleware dispatches them itself (the hot paths); everything else
+    goes through the router."""
     return {route.path: route for route in rest_routes if "{" not in route.path}
 
 

@@ -6,8 +6,8 @@ dashboard's cache hits answer in tens of microseconds: no Request objects, metri
 children resolved once per label set, `perf_counter_ns`, one `orjson` dump per
 line, and the line only built when `naap.access` logs at INFO.
 
-REST rows without path parameters (the dashboard's hot path) are dispatched here
-by a dict lookup on the exact path, for the methods the row takes; anything else
+REST rows without path parameters (the dashboard's hot path) and `/graphql` are
+dispatched here by a dict lookup on the exact path, for the methods the row takes; anything else
 goes to Starlette's router, which tries a regex per route per request. Both call
 the same endpoint; a `RateLimited` raised past routing (the upstream tier, on a
 cache miss) gets the same 429 either way.
