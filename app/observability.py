@@ -2,15 +2,16 @@
 one access-log line per request; and the log formatters.
 
 One pure-ASGI middleware, because every request passes through it and the
-dashboard's cache hits answer in tens of microseconds: no Request objects, metric
-children resolved once per label set, `perf_counter_ns`, one `orjson` dump per
-line, and the line only built when `naap.access` logs at INFO.
+dashboard's cache hits answer in tens of microseconds: no Request objects, HTTP
+metrics in plain dicts (`app.metrics.HttpStats`), `perf_counter_ns`, one `orjson`
+dump per access line into a buffered handler, and the line only built when
+`naap.access` logs at INFO.
 
 REST rows without path parameters (the dashboard's hot path) and `/graphql` are
-dispatched here by a dict lookup on the exact path, for the methods the row takes; anything else
-goes to Starlette's router, which tries a regex per route per request. Both call
-the same endpoint; a `RateLimited` raised past routing (the upstream tier, on a
-cache miss) gets the same 429 either way.
+dispatched here by a dict lookup on the exact path, for the methods the route
+takes; anything else goes to Starlette's router, which tries a regex per route per
+request. Both call the same endpoint; a `RateLimited` raised past routing (the
+upstream tier, on a cache miss) gets the same 429 either way.
 
 Order of checks, before the app sees anything: query string (414), total header
 bytes (431), Content-Length (413), then the client's `public` budget (429). A
