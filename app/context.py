@@ -71,9 +71,8 @@ class Context:
     credentials: Credentials | None = None
     csrf_header: str | None = None
     csrf_cookie: str | None = None
-    # The id the edge middleware gave this request: masked errors name it.
-    request_id: str | None = None
-    # The request's ASGI state: the access log reads the user hash from it.
+    # The request's ASGI state: the edge middleware's request id (masked errors
+    # name it) is read from it, and the user hash (for the access log) written to it.
     request_state: dict[str, Any] | None = None
     _principal: Principal | None = None
     _write_counted: bool = False
@@ -88,9 +87,13 @@ class Context:
             credentials=credentials_from(conn.headers, conn.cookies),
             csrf_header=conn.headers.get(CSRF_HEADER),
             csrf_cookie=conn.cookies.get(CSRF_COOKIE),
-            request_id=conn.scope.get("state", {}).get("request_id"),
             request_state=conn.scope.get("state"),
         )
+
+    @property
+    def request_id(self) -> str | None:
+        state = self.request_state
+        return state.get("request_id") if state is not None else None
 
     async def user(self, *, write: bool = False) -> Principal:
         """The verified caller. `write=True` for state changes: a cookie-authenticated

@@ -3,11 +3,11 @@
 The deadline is an absolute `time.monotonic()` value in a context variable. The
 HTTP edge middleware (app/observability.py) starts it when a request arrives, so
 both surfaces (REST runs the same schema as /graphql) and every resolver task
-created under the
-request inherit it; asyncio copies the context into each task it creates, while
-a value set inside a resolver would not flow back out. Work that starts outside a
-request (the response cache's background refresh runs in an empty context) gets
-the transport's default budget, the same number of seconds, from its own start.
+created under the request inherit it; asyncio copies the context into each task it
+creates, while a value set inside a resolver would not flow back out. Work that
+starts outside a request (the response cache's background refresh runs in an
+empty context) gets the transport's default budget, the same number of seconds,
+from its own start.
 
 Retry policy: at most one retry, for connection failures and 502/503/504, after
 `Retry-After` when the upstream sent one, else after 50-250 ms of jitter (so the
