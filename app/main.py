@@ -39,7 +39,6 @@ from app.cache_backends import (
 from app.context import Services
 from app.crypto import SecretBox
 from app.db import Database
-from app.errors import RateLimited
 from app.graphql_app import CachedGraphQL, StrawberryApp
 from app.observability import (
     READINESS,
@@ -338,19 +337,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _rate_limited(request: Request, exc: Exception) -> Response:
-    """A rate limit hit past routing (a cache miss over the `upstream` budget),
-    in the route's envelope."""
-    if not isinstance(exc, RateLimited):  # registered for RateLimited only
-        raise exc
-    return Response(
-        error_body(request.scope["path"], exc),
-        status_code=exc.status,
-        headers={"cache-control": "no-store", "retry-after": str(exc.retry_after)},
-        media_type="application/json",
-    )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -436,7 +422,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error, RateLimited: _rate_limited},
+        exception_handlers={HTTPException: _http_error},
         middleware=[
             # Outside the edge, so its refusals carry CORS headers a browser can read.
             Middleware(CorsMiddleware, allowed_origins=settings.cors_origins),

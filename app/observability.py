@@ -11,7 +11,8 @@ REST rows without path parameters (the dashboard's hot path) and `/graphql` are
 dispatched here by a dict lookup on the exact path, for the methods the route
 takes; anything else goes to Starlette's router, which tries a regex per route per
 request. Both call the same endpoint; a `RateLimited` raised past routing (the
-upstream tier, on a cache miss) gets the same 429 either way.
+upstream tier, on a cache miss) is answered here, in the route's envelope, on
+either path.
 
 Order of checks, before the app sees anything: query string (414), total header
 bytes (431), Content-Length (413), then the client's `public` budget (429). A
@@ -286,14 +287,13 @@ class ObservabilityMiddleware:
                     scope["route"] = route
                     scope["endpoint"] = route.endpoint
                     scope["path_params"] = {}
-                    try:
-                        await route.endpoint(scope, inner_receive, send_observed)
-                    except RateLimited as exc:  # the upstream tier, on a miss
-                        if status:
-                            raise
-                        status = await self._refuse(send_out, path, exc)
+                    await route.endpoint(scope, inner_receive, send_observed)
                 else:
                     await self.app(scope, inner_receive, send_observed)
+            except RateLimited as exc:  # past routing: the upstream tier, on a miss
+                if status:
+                    raise
+                status = await self._refuse(send_out, path, exc)
             except _BodyTooLarge:
                 if status:
                     raise
