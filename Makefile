@@ -60,7 +60,7 @@ token: install
 		--roles "$(ROLES)" --ttl "$(or $(TTL),86400)"
 
 sim: install
-	$(BIN)/python -m app.upstream.simulator --host $(HOST) --port $(SIM_PORT)
+	$(BIN)/python -m simulator --host $(HOST) --port $(SIM_PORT)
 
 fmt: install
 	$(BIN)/ruff format .
@@ -69,7 +69,7 @@ fmt: install
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy app resolvers rest_facade tests scripts
+	$(BIN)/mypy app resolvers rest_facade simulator tests scripts
 	$(BIN)/lint-imports
 
 schema: install

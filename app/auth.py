@@ -26,6 +26,7 @@ bearer tokens are not sent automatically by browsers, so they need no CSRF check
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import math
@@ -482,3 +483,8 @@ class TokenVerifier:
             _log.warning("JWKS key %r ignored: %s", kid, problem)
             return kid, None
         return kid, key
+
+
+def user_hash(sub: str) -> str:
+    """What the access log says about a user: enough to correlate, not the id."""
+    return hashlib.sha256(sub.encode()).hexdigest()[:16]

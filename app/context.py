@@ -19,12 +19,12 @@ from app.auth import (
     TokenVerifier,
     credentials_from,
     csrf_matches,
+    user_hash,
 )
 from app.cache import UpstreamCache
-from app.crypto import SecretBox
 from app.db import Database
+from app.developer.crypto import SecretBox
 from app.errors import Forbidden, Unauthenticated, UpstreamUnavailable
-from app.observability import user_hash
 from app.ratelimit import RateLimiter
 from app.response_cache import Freshness, ResponseCache
 from app.settings import Settings

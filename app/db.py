@@ -5,7 +5,7 @@ Two backends, chosen by `DATABASE_URL`:
 - `sqlite+aiosqlite:///./var/naap.db` (development, tests): the file's folder is
   created; every connection runs in WAL mode with a busy timeout and enforced
   foreign keys (SQLite leaves them off unless told, and the delete rules of
-  app/models.py depend on them).
+  app/developer/models.py depend on them).
 - `postgresql+asyncpg://user:password@host:5432/dbname` (production): pooled
   connections are pinged before use, so a restarted server costs no request.
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import strawberry
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from app.auth import TokenVerifier
 from app.cache import UpstreamCache
@@ -37,16 +38,15 @@ from app.cache_backends import (
     build_flight,
 )
 from app.context import Services
-from app.crypto import SecretBox
 from app.db import Database
-from app.graphql_app import CachedGraphQL, StrawberryApp
-from app.observability import (
-    READINESS,
-    SECURITY_HEADERS,
-    ObservabilityMiddleware,
-    configure_logging,
-    new_request_id,
-)
+from app.developer.crypto import SecretBox
+from app.edge.cors import CorsMiddleware
+from app.edge.logs import configure_logging
+from app.edge.middleware import ObservabilityMiddleware
+from app.graphql.endpoint import CachedGraphQL, StrawberryApp
+from app.graphql.labels import OperationLabels
+from app.graphql.limits import limits_extension
+from app.metrics import READINESS
 from app.ratelimit import RateLimiter
 from app.response_cache import Freshness, ResponseCache
 from app.schema import build_schema
@@ -56,7 +56,6 @@ from app.upstream.analytics import AnalyticsClient
 from app.upstream.breaker import CircuitBreaker
 from app.upstream.l1rpc import L1RpcClient
 from app.upstream.oauth import OAuthClient, ProviderEndpoints
-from app.upstream.simulator import DEFAULT_OAUTH_CLIENTS, create_simulator
 from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
@@ -87,22 +86,6 @@ query Overview($timeframe: String = "24") {
 }
 """
 
-CORS_HEADERS = [
-    "X-CSRF-Token",
-    "X-Requested-With",
-    "Accept",
-    "Accept-Version",
-    "Content-Length",
-    "Content-MD5",
-    "Content-Type",
-    "Date",
-    "X-Api-Version",
-    "Authorization",
-    "X-Request-ID",
-    "X-Trace-ID",
-    "Idempotency-Key",
-]
-
 
 def build_services(
     settings: Settings,
@@ -124,7 +107,9 @@ def build_services(
     def simulator_app() -> ASGIApp:
         nonlocal sim_app
         if sim_app is None:
-            sim_app = create_simulator(seed=settings.simulator_seed, clock=now)
+            sim_app = _simulator().create_simulator(
+                seed=settings.simulator_seed, clock=now
+            )
         return sim_app
 
     def http(
@@ -201,6 +186,14 @@ def build_services(
     )
 
 
+def _simulator() -> Any:
+    """The simulator package, imported here only, and only when something is
+    simulated: production never loads it."""
+    import simulator
+
+    return simulator
+
+
 def _response_cache(settings: Settings) -> ResponseCache:
     """Redis (shared by workers and replicas) when CACHE_URL says so; otherwise a
     bounded in-process LRU that keeps decoded entries (no serialisation on a hit)."""
@@ -228,10 +221,11 @@ def _oauth_providers(settings: Settings) -> dict[str, ProviderEndpoints]:
     if settings.app_env != "development":
         return providers
     base = settings.public_base_url.rstrip("/")
+    clients = _simulator().DEFAULT_OAUTH_CLIENTS
     for slug in SEEDED_PROVIDERS:
-        if slug in providers or slug not in DEFAULT_OAUTH_CLIENTS:
+        if slug in providers or slug not in clients:
             continue
-        client_id, client_secret = DEFAULT_OAUTH_CLIENTS[slug]
+        client_id, client_secret = clients[slug]
         providers[slug] = ProviderEndpoints(
             OAuthProvider(
                 authorize_url=f"{base}{SIMULATOR_MOUNT}/oauth/{slug}/authorize",
@@ -243,86 +237,6 @@ def _oauth_providers(settings: Settings) -> dict[str, ProviderEndpoints]:
             simulated=True,
         )
     return providers
-
-
-class CorsMiddleware:
-    """CORS by route family (issue #3).
-
-    Public data (dashboard, catalogs, /graphql, /healthz) may be read from any
-    origin, without credentials: `Access-Control-Allow-Origin: *`. Cookies are
-    only ever sent cross-origin by the origins in `CORS_ORIGINS`, which get their
-    origin echoed with `Allow-Credentials: true` on every route. Other origins get
-    no CORS headers on authenticated routes, so browsers withhold the response.
-    """
-
-    PUBLIC_PREFIXES = (
-        "/api/v1/dashboard/",
-        "/api/v1/billing-providers",
-        "/api/v1/developer/network-models",
-        "/graphql",
-        "/healthz",
-    )
-
-    def __init__(self, app: ASGIApp, *, allowed_origins: tuple[str, ...]) -> None:
-        self.app = app
-        self.allowed = frozenset(allowed_origins)
-
-    def _headers(self, origin: str, path: str) -> list[tuple[bytes, bytes]]:
-        if origin in self.allowed:
-            return [
-                (b"access-control-allow-origin", origin.encode("latin-1")),
-                (b"access-control-allow-credentials", b"true"),
-                (b"vary", b"Origin"),
-            ]
-        if path.startswith(self.PUBLIC_PREFIXES):
-            return [(b"access-control-allow-origin", b"*")]
-        return []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # Most requests (CDNs, servers, curl) send no Origin: find that out without
-        # building a dict of every header.
-        if not any(name == b"origin" for name, _ in scope["headers"]):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        origin = headers.get(b"origin", b"").decode("latin-1")
-        if not origin:
-            await self.app(scope, receive, send)
-            return
-        cors = self._headers(origin, scope["path"])
-        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
-            preflight = Response(status_code=200 if cors else 403)
-            # Answered here, outside the edge middleware: its headers added here.
-            preflight.headers["x-request-id"] = new_request_id()
-            for name, value in (*SECURITY_HEADERS, *cors):
-                preflight.headers[name.decode()] = value.decode("latin-1")
-            if cors:
-                preflight.headers["access-control-allow-methods"] = (
-                    "GET, POST, DELETE, OPTIONS"
-                )
-                preflight.headers["access-control-allow-headers"] = ", ".join(
-                    CORS_HEADERS
-                )
-                preflight.headers["access-control-max-age"] = "86400"
-            await preflight(scope, receive, send)
-            return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start" and cors:
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *cors,
-                    (
-                        b"access-control-expose-headers",
-                        b"X-Request-ID, X-Data-Source, X-Cache",
-                    ),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -350,7 +264,7 @@ def create_app(
     services = build_services(
         settings, transports=transports, simulator=simulator, clock=clock
     )
-    schema = build_schema(settings)
+    schema = build_schema([limits_extension(settings)])
     graphql_app = CachedGraphQL(
         StrawberryApp(
             schema,
@@ -426,7 +340,7 @@ def create_app(
         middleware=[
             # Outside the edge, so its refusals carry CORS headers a browser can read.
             Middleware(CorsMiddleware, allowed_origins=settings.cors_origins),
-            # One pass per request (app/observability.py): request id, security
+            # One pass per request (app/edge/middleware.py): request id, security
             # headers, size caps, the public rate limit, the upstream deadline,
             # metrics and the access log.
             Middleware(
@@ -434,7 +348,7 @@ def create_app(
                 settings=settings,
                 limiter=services.limiter,
                 error_body=error_body,
-                graphql_fields=_root_fields(schema),
+                graphql_label=OperationLabels(_root_fields(schema)),
                 deadline=settings.request_deadline,
                 static_routes=_static_routes([*rest_routes, graphql_route]),
             ),

@@ -151,3 +151,12 @@ DB_ERRORS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+
+
+READINESS = Gauge(
+    "naap_readiness",
+    "Readiness checks as last seen by /readyz (1 ok, 0 failing): started, "
+    "database, cache.",
+    ["check"],
+    registry=REGISTRY,
+)

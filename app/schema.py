@@ -1,16 +1,17 @@
-"""The GraphQL schema: Query root and `build_schema(settings)`.
+"""The GraphQL schema: the Query and Mutation roots and `build_schema`.
 
 `schema` is a default instance for `make schema` (SDL export) and tooling; the
-server builds its own from its settings, since limits and extensions come from there.
+server builds its own with its limits.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 from strawberry.types import ExecutionContext
 
 # Imported as modules under the package name: the Query fields below are named
@@ -32,8 +33,6 @@ import resolvers.projects
 import resolvers.protocol
 import resolvers.usage
 from app.errors import AppError
-from app.graphql_limits import GraphQLLimits, Limits
-from app.settings import Settings
 from app.types.dashboard import (
     KPI,
     FeesInfo,
@@ -231,21 +230,22 @@ class Schema(strawberry.Schema):
             )
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with this server's limits (see app/graphql_limits.py)."""
-    limits = Limits.from_settings(settings)
+def build_schema(
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> strawberry.Schema:
+    """The schema. The server adds its validating limits extension
+    (`app.graphql.limits.limits_extension`), which both surfaces then share."""
     return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
             # Factories, as Strawberry expects; the caches live at module level.
-            # GraphQLLimits also validates (cached), in place of ValidationCache.
             lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),
             lambda: ParserCache(maxsize=256),
-            lambda: GraphQLLimits(limits),
+            *extensions,
         ],
     )
 
 
-# Defaults only, no environment read: the SDL must not depend on who exports it.
-schema = build_schema(Settings.model_construct())
+# For SDL export and tooling: the server builds its own with its limits.
+schema = build_schema()

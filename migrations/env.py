@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import app.developer.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from app.db import ensure_sqlite_folder, parse_url
 from app.settings import Settings
 

@@ -7,8 +7,8 @@ import strawberry
 from sqlmodel import col
 
 from app.context import Context
+from app.developer.models import DevApiAIModel
 from app.errors import NotFound
-from app.models import DevApiAIModel
 from app.types.developer import AIModel, AIModelList, CostRange
 
 

@@ -7,7 +7,7 @@ import strawberry
 from sqlmodel import col
 
 from app.context import Context
-from app.models import BillingProvider
+from app.developer.models import BillingProvider
 from app.types.developer import BillingProviderType
 
 

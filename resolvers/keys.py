@@ -13,15 +13,15 @@ import strawberry
 from sqlmodel import col
 
 from app.context import Context
-from app.errors import BadRequest, NotFound
-from app.keystore import (
+from app.developer.keystore import (
     api_key_view,
     enabled_provider,
     key_view,
     prepare_key,
     register_key,
 )
-from app.models import BillingProvider, DevApiKey, DevApiProject
+from app.developer.models import BillingProvider, DevApiKey, DevApiProject
+from app.errors import BadRequest, NotFound
 from app.types.developer import (
     ApiKey,
     ApiKeyPage,

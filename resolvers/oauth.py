@@ -1,6 +1,6 @@
 """The OAuth key broker on GraphQL: `startProviderLogin`, `providerLoginResult`.
 
-The browser legs (redirect, callback) are plain pages; see app/broker.py.
+The browser legs (redirect, callback) are plain pages; see app/developer/broker.py.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Annotated
 
 import strawberry
 
-from app import broker
 from app.context import Context
+from app.developer import broker
 from app.types.developer import ProviderLoginResult, ProviderLoginStart
 
 

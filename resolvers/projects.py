@@ -7,8 +7,8 @@ import strawberry
 from sqlmodel import col
 
 from app.context import Context
+from app.developer.models import DevApiKey, DevApiProject, iso_ms
 from app.errors import BadRequest
-from app.models import DevApiKey, DevApiProject, iso_ms
 from app.types.developer import (
     CreateProjectInput,
     CreateProjectPayload,

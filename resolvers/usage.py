@@ -13,9 +13,9 @@ import strawberry
 from sqlmodel import col
 
 from app.context import Context
+from app.developer.models import DevApiKey, DevApiUsageLog, iso_ms
 from app.errors import BadRequest, Forbidden, NotFound
 from app.jsmath import to_fixed
-from app.models import DevApiKey, DevApiUsageLog, iso_ms
 from app.types.developer import (
     DailyUsage,
     KeyUsage,

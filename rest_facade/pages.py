@@ -28,12 +28,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app import broker
 from app.auth import CSRF_COOKIE, new_csrf_token
 from app.context import Services
+from app.developer import broker
 from app.errors import AppError, DatabaseUnavailable
-from app.metrics import BREAKER_STATE, REGISTRY
-from app.observability import READINESS
+from app.metrics import BREAKER_STATE, READINESS, REGISTRY
 from rest_facade.envelope import STANDARD, json_response
 from rest_facade.openapi import (
     GRAPHQL_REQUEST,

@@ -8,7 +8,7 @@ For each pinned package this runs ``npm pack <name>@<version>``, checks the tarb
 against the pinned npm ``dist.integrity`` (sha512), extracts only the browser
 bundles the GraphiQL page needs under flat names, and writes ``manifest.json``.
 The server then serves these files itself, so GraphiQL never loads anything from a
-CDN at page time (see ``app/graphiql.py``).
+CDN at page time (see ``app/graphql/graphiql.py``).
 
 Idempotent: if the destination already has the pinned manifest and intact files,
 nothing is done and npm is not called.

@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from app.db import Database, migrate, parse_url
-from app.seed import catalog_counts, seed_catalog
+from app.developer.seed import catalog_counts, seed_catalog
 from app.settings import SettingsError, load_settings
 
 

@@ -24,10 +24,10 @@ from starlette.types import ASGIApp
 
 from app.auth import mint_token
 from app.db import Database, migrate
+from app.developer.seed import seed
 from app.main import create_app
-from app.seed import seed
 from app.settings import Settings
-from app.upstream.simulator import Fault, create_simulator
+from simulator import Fault, create_simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.db import Database, migrate
-from app.seed import seed
+from app.developer.seed import seed
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgresql")

@@ -1,5 +1,5 @@
-"""app.crypto: PKCE, AES-256-GCM secret box, API key hashing and display (spec §8.3,
-§9.5, Appendix A vectors)."""
+"""app.developer.crypto: PKCE, AES-256-GCM secret box, API key hashing and display
+(spec §8.3, §9.5, Appendix A vectors)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.crypto import (
+from app.developer.crypto import (
     SecretBox,
     key_hash,
     key_lookup_id,

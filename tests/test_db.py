@@ -20,8 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import SQLModel, col, select
 
 from app.db import MIGRATIONS, Database, check, sqlite_file
-from app.errors import DatabaseUnavailable
-from app.models import (
+from app.developer.models import (
     BillingProvider,
     DevApiAIModel,
     DevApiKey,
@@ -30,7 +29,8 @@ from app.models import (
     OAuthSession,
     utcnow,
 )
-from app.seed import AI_MODELS, catalog_counts, seed, seed_catalog
+from app.developer.seed import AI_MODELS, catalog_counts, seed, seed_catalog
+from app.errors import DatabaseUnavailable
 from scripts import migrate as migrate_script
 from tests.dbutil import database, fresh_database, sqlite_url
 

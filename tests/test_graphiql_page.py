@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from app.graphiql import (
+from app.graphql.graphiql import (
     ASSET_FILES,
     BOOTSTRAP_SCRIPT_CSP_HASH,
     graphiql_html,

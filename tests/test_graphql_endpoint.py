@@ -17,12 +17,12 @@ import pytest
 from starlette.applications import Starlette
 
 from app.context import Context
-from app.graphiql import ASSET_FILES
+from app.graphql.graphiql import ASSET_FILES
 from app.main import GRAPHIQL_ASSETS, GRAPHIQL_ASSETS_PATH, create_app
 from app.schema import schema
 from app.settings import Settings
 from app.upstream.analytics import AnalyticsClient, GPUCapacity
-from app.upstream.simulator import Fault
+from simulator import Fault
 from tests.conftest import Clock, gql, make_settings, serve
 from tests.test_rest_routes import Recorder
 

@@ -1,4 +1,4 @@
-"""GraphQL limits (app/graphql_limits.py): each from its setting, each reported
+"""GraphQL limits (app/graphql/limits.py): each from its setting, each reported
 once, what legitimate documents need (GraphiQL's introspection query, the REST
 facade's operations) within the defaults, and introspection / suggestions
 following GRAPHQL_INTROSPECTION.
@@ -17,8 +17,8 @@ from graphql import get_introspection_query, parse
 from starlette.applications import Starlette
 
 from app.errors import BadRequest
-from app.graphql_app import MAX_CACHEABLE_QUERY, plan_for
-from app.graphql_limits import (
+from app.graphql.endpoint import MAX_CACHEABLE_QUERY, plan_for
+from app.graphql.limits import (
     GraphQLLimits,
     Limits,
     check_limits,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.crypto import key_hash
+from app.developer.crypto import key_hash
+from app.developer.keystore import MAX_PREFIX_LENGTH, prepare_key
+from app.developer.models import DevApiKey
 from app.errors import BadRequest
-from app.keystore import MAX_PREFIX_LENGTH, prepare_key
-from app.models import DevApiKey
 
 
 async def test_prepared_key_keeps_the_spec_prefix_and_hash() -> None:

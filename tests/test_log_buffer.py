@@ -16,12 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from app.observability import (
-    BufferedStreamHandler,
-    JsonFormatter,
-    ObservabilityMiddleware,
-    access_log,
-)
+from app.edge.logs import BufferedStreamHandler, JsonFormatter, access_log
+from app.edge.middleware import ObservabilityMiddleware
 from app.ratelimit import RateLimiter
 from tests.conftest import make_settings
 
@@ -106,7 +102,7 @@ async def test_the_access_fast_path_writes_what_the_logging_chain_would(
         settings=settings,
         limiter=RateLimiter(settings),
         error_body=lambda _path, _error: b"{}",
-        graphql_fields={},
+        graphql_label=lambda scope, parts: "",
         deadline=1.0,
     )
     transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 1234))

@@ -22,10 +22,10 @@ import pytest
 from starlette.applications import Starlette
 
 from app.auth import mint_token
-from app.crypto import SecretBox, key_hash, key_prefix
+from app.developer.crypto import SecretBox, key_hash, key_prefix
 from app.main import create_app
 from app.settings import Settings
-from app.upstream.simulator import Fault
+from simulator import Fault
 from tests.conftest import Clock, auth, make_settings, serve, token_for
 
 ORIGIN = "http://test"

@@ -11,15 +11,10 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
+from app.auth import user_hash
+from app.edge.logs import AccessRecord, ConsoleFormatter, JsonFormatter, request_id
+from app.graphql.labels import OperationLabels
 from app.main import create_app
-from app.observability import (
-    AccessRecord,
-    ConsoleFormatter,
-    JsonFormatter,
-    OperationLabels,
-    request_id,
-    user_hash,
-)
 from app.settings import Settings
 from tests.conftest import Clock, auth, serve, token_for
 
@@ -152,7 +147,7 @@ def test_graphql_operation_labels_are_bounded() -> None:
 
     def label(document: Any) -> str:
         scope = {"method": "POST", "query_string": b""}
-        return labels.label(scope, [orjson.dumps(document)])
+        return labels(scope, [orjson.dumps(document)])
 
     assert label({"query": "{ protocol { x } kpi { y } }"}) == "query:kpi,protocol"
     assert label({"query": "{ a: kpi { y } b: kpi { y } }"}) == "query:kpi"
@@ -168,7 +163,7 @@ def test_graphql_operation_labels_are_bounded() -> None:
     assert label({"query": "mutation { kpi }"}) == "mutation:other"
     assert label({"query": "{ ...F } fragment F on Query { kpi }"}) == "query:kpi"
     get = {"method": "GET", "query_string": b"query=%7B%20kpi%20%7D"}
-    assert labels.label(get, None) == "query:kpi"
+    assert labels(get, None) == "query:kpi"
 
 
 # --- The access log -------------------------------------------------------------------

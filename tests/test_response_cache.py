@@ -19,10 +19,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.graphql_app import MAX_CACHEABLE_QUERY, plan_for
+from app.graphql.endpoint import MAX_CACHEABLE_QUERY, plan_for
 from app.main import create_app
 from app.response_cache import GZIP_MIN_BYTES, ResponseCache
-from app.upstream.simulator import Fault
+from simulator import Fault
 from tests.conftest import Clock, auth, make_settings, serve
 
 KPI = "/api/v1/dashboard/kpi"

@@ -23,7 +23,7 @@ import redis.asyncio as redis
 from starlette.applications import Starlette
 
 from app.response_cache import ResponseCache
-from app.upstream.simulator import Fault, create_simulator
+from simulator import Fault, create_simulator
 from tests.conftest import serve, serve_on_loopback
 from tests.redisutil import redis_test_url
 

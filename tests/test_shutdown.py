@@ -32,7 +32,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.settings import Settings
-from app.upstream.simulator import Fault
+from simulator import Fault
 from tests.test_response_cache_redis import (
     KPI,
     ROOT,

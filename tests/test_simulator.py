@@ -19,7 +19,7 @@ import pytest
 import yaml
 from starlette.applications import Starlette
 
-from app.upstream.simulator import (
+from simulator import (
     ANALYTICS_ENDPOINTS,
     Fault,
     create_simulator,

@@ -16,9 +16,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from app.crypto import pkce_pair
-from app.upstream import simulator
-from app.upstream.simulator import DEFAULT_OAUTH_CLIENTS, Fault, create_simulator
+import simulator.app as simulator
+from app.developer.crypto import pkce_pair
+from simulator import DEFAULT_OAUTH_CLIENTS, Fault, create_simulator
 
 NOW = datetime(2026, 5, 1, 10, 30, tzinfo=UTC)
 CALLBACK = "http://127.0.0.1:8000/api/v1/billing/daydream/callback"

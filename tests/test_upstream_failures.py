@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.settings import Settings
 from app.upstream._http import JsonTransport
-from app.upstream.simulator import Fault, create_simulator
+from simulator import Fault, create_simulator
 from tests.conftest import Clock, serve
 from tests.metricsutil import dropped_rows
 

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from app.upstream.simulator import Fault, create_simulator
+from simulator import Fault, create_simulator
 from tests.conftest import Clock, make_settings, serve, serve_on_loopback
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from app.observability import ObservabilityMiddleware
+from app.edge.middleware import ObservabilityMiddleware
 from app.ratelimit import RateLimiter
 from app.upstream.breaker import BreakerOpen, CircuitBreaker
 from app.upstream.resilience import (
@@ -207,7 +207,7 @@ async def test_the_edge_middleware_gives_each_http_request_a_deadline() -> None:
         settings=settings,
         limiter=RateLimiter(settings),
         error_body=lambda _path, _error: b"{}",
-        graphql_fields={},
+        graphql_label=lambda scope, parts: "",
         deadline=settings.request_deadline,
     )
     loop = asyncio.get_running_loop()

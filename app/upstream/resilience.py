@@ -1,7 +1,7 @@
 """One deadline per request for all its upstream work, and the retry policy.
 
 The deadline is an absolute `time.monotonic()` value in a context variable. The
-HTTP edge middleware (app/observability.py) starts it when a request arrives, so
+HTTP edge middleware (app/edge/middleware.py) starts it when a request arrives, so
 both surfaces (REST runs the same schema as /graphql) and every resolver task
 created under the request inherit it; asyncio copies the context into each task it
 creates, while a value set inside a resolver would not flow back out. Work that
@@ -52,7 +52,7 @@ def request_deadline(seconds: float) -> Iterator[float]:
 def start_deadline(seconds: float) -> Token[float | None]:
     """Start the current request's deadline; `token.var.reset(token)` ends it.
 
-    The HTTP edge middleware (app/observability.py) calls this once per request,
+    The HTTP edge middleware (app/edge/middleware.py) calls this once per request,
     so REST and GraphQL share it; `request_deadline` is the same as a context
     manager, for code outside a request.
     """

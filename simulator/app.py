@@ -8,7 +8,7 @@
     POST /oauth/<slug>/token       endpoint (authorization code + PKCE S256)
 
 The server reaches it in-process through `httpx.ASGITransport` when an upstream URL is
-unset; `python -m app.upstream.simulator` (used by `make sim`) serves it on a port.
+unset; `python -m simulator` (used by `make sim`) serves it on a port.
 Every response is computed from `clock()` at request time by the world model in
 `simworld`, so data moves with the clock and the same seed and clock value give
 byte-identical bodies. JSON is encoded the way Go's encoding/json does it (compact,
@@ -59,7 +59,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.upstream.simworld import JSON, MAX_WINDOW_HOURS, SimWorld
+from simulator.world import JSON, MAX_WINDOW_HOURS, SimWorld
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,8 +375,9 @@ def provider_api_key(slug: str) -> str:
 
 
 def _s256(verifier: str) -> str:
-    # Deliberately not app.crypto.pkce_challenge: the provider is independent of
-    # the client, so a bug on one side cannot hide behind the same bug on the other.
+    # Deliberately not app.developer.crypto.pkce_challenge: the provider is
+    # independent of the client, so a bug on one side cannot hide behind the
+    # same bug on the other.
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -793,7 +794,7 @@ def create_simulator(
 
 
 # ---------------------------------------------------------------------------
-# CLI: python -m app.upstream.simulator [--host H] [--port P] [--seed S]
+# CLI: python -m simulator [--host H] [--port P] [--seed S]
 
 
 def env_lines(host: str, port: int) -> str:
@@ -811,7 +812,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import uvicorn  # only the CLI needs a server
 
     parser = argparse.ArgumentParser(
-        prog="python -m app.upstream.simulator",
+        prog="python -m simulator",
         description="Serve the deterministic upstream simulator.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -821,7 +822,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.stdout.write(env_lines(args.host, args.port))
     sys.stdout.flush()
     uvicorn.run(create_simulator(seed=args.seed), host=args.host, port=args.port)
-
-
-if __name__ == "__main__":
-    main()

@@ -25,11 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy import CursorResult
 from sqlmodel import col
 
-from app.crypto import SecretBox, pkce_challenge, pkce_pair, random_hex
 from app.db import Database
+from app.developer.crypto import SecretBox, pkce_challenge, pkce_pair, random_hex
+from app.developer.keystore import prepare_key, register_key
+from app.developer.models import BillingProvider, OAuthSession
 from app.errors import AppError, BadRequest, Forbidden, UpstreamUnavailable
-from app.keystore import prepare_key, register_key
-from app.models import BillingProvider, OAuthSession
 from app.upstream.oauth import OAuthClient
 
 log = logging.getLogger("naap.broker")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from graphql import (
@@ -363,3 +363,10 @@ def selected_operation(
                     expanded.add(name)
                     pending.append(fragments[name].selection_set)
     return operations[0], names
+
+
+def limits_extension(settings: Settings) -> Callable[[], GraphQLLimits]:
+    """The schema extension factory holding this server's limits; it also runs
+    the spec's validation (cached), in place of Strawberry's ValidationCache."""
+    limits = Limits.from_settings(settings)
+    return lambda: GraphQLLimits(limits)

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.crypto import key_hash, key_lookup_id, key_prefix
+from app.developer.crypto import key_hash, key_lookup_id, key_prefix
+from app.developer.models import BillingProvider, DevApiKey, DevApiProject, iso_ms
 from app.errors import BadRequest, Conflict
-from app.models import BillingProvider, DevApiKey, DevApiProject, iso_ms
 from app.types.developer import ApiKey, BillingProviderRef, ProjectRef
 
 DEFAULT_PROJECT_NAME = "Default"

@@ -40,8 +40,8 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from app.cache import DASHBOARD_UNAVAILABLE, CachePolicy
 from app.cache_backends import FlightFailed
 from app.context import Context, Services
-from app.graphiql import graphiql_html, missing_assets
-from app.graphql_limits import selected_operation
+from app.graphql.graphiql import graphiql_html, missing_assets
+from app.graphql.limits import selected_operation
 from app.response_cache import Entry, Freshness, cache_key, to_response
 from app.schema import PUBLIC_ROOT_FIELDS
 from app.upstream._http import track_data_sources

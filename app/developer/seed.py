@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 
 from app.db import Database
-from app.models import BillingProvider, DevApiAIModel
+from app.developer.models import BillingProvider, DevApiAIModel
 
 BILLING_PROVIDERS: tuple[dict[str, Any], ...] = (
     {
