@@ -21,12 +21,13 @@ from app.auth import (
     csrf_matches,
     user_hash,
 )
-from app.cache import UpstreamCache
+from app.caching.read import CachedReads, Found
+from app.caching.snapshots import Need, Snapshots, SnapshotSpec
 from app.db import Database
 from app.developer.crypto import SecretBox
 from app.errors import Forbidden, Unauthenticated, UpstreamUnavailable
+from app.provenance import mark_source
 from app.ratelimit import RateLimiter
-from app.response_cache import Freshness, ResponseCache
 from app.settings import Settings
 from app.upstream.analytics import AnalyticsClient
 from app.upstream.l1rpc import L1RpcClient
@@ -46,14 +47,13 @@ class Services:
     subgraph: SubgraphClient
     l1: L1RpcClient
     now: Callable[[], datetime]
-    cache: UpstreamCache
     db: Database
     verifier: TokenVerifier
     oauth: OAuthClient
     box: SecretBox
     limiter: RateLimiter
-    responses: ResponseCache
-    freshness: dict[str, Freshness]
+    snapshots: Snapshots
+    reads: CachedReads
     simulator: Any = None  # the in-process simulator app, when one is in use
     ready: bool = False  # set once the lifespan's startup has finished (/readyz)
 
@@ -61,9 +61,9 @@ class Services:
 @dataclass(slots=True)
 class Context:
     services: Services
-    # refresh=1 / nocache=1: skip stored upstream results (in-flight calls are
-    # still shared).
-    bypass_cache: bool = False
+    # The snapshots a planned read prepared (app/caching/read.py), by key; a
+    # resolver asking for another one reads the store itself.
+    found: Found | None = None
     # Optional inputs that failed during this request. A response built without
     # them is served, but must not be cached as if it were complete.
     degraded: list[str] = field(default_factory=list)
@@ -79,11 +79,11 @@ class Context:
 
     @classmethod
     def for_request(
-        cls, services: Services, conn: HTTPConnection, *, bypass_cache: bool = False
+        cls, services: Services, conn: HTTPConnection, *, found: Found | None = None
     ) -> Context:
         return cls(
             services=services,
-            bypass_cache=bypass_cache,
+            found=found,
             credentials=credentials_from(conn.headers, conn.cookies),
             csrf_header=conn.headers.get(CSRF_HEADER),
             csrf_cookie=conn.cookies.get(CSRF_COOKIE),
@@ -145,6 +145,21 @@ class Context:
 
     def now(self) -> datetime:
         return self.services.now()
+
+    async def snapshot(self, spec: SnapshotSpec, args: Any) -> Any:
+        """The value of the snapshot `spec` for canonical `args`: the one the
+        planned read prepared, else the store's (loaded if missing)."""
+        need = Need.of(spec, args)
+        found = self.found.get(need.key) if self.found is not None else None
+        if found is None:
+            found = await self.services.snapshots.read(need)
+            if found.simulated:
+                mark_source("simulator")
+        elif isinstance(found, Exception):
+            raise found
+        if found.degraded:
+            self.degraded.append(spec.name)
+        return found.value
 
     async def optional(self, call: Awaitable[T], what: str) -> T | None:
         """Await an enrichment call; on upstream failure log, record, return None."""

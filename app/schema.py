@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -32,6 +32,7 @@ import resolvers.pricing
 import resolvers.projects
 import resolvers.protocol
 import resolvers.usage
+from app.caching.plan import PublicField
 from app.errors import AppError
 from app.types.dashboard import (
     KPI,
@@ -175,24 +176,31 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
-# Root fields whose answers are the same for everyone, with their freshness class
-# in the response cache. Any other root field (the Developer API's) makes a GraphQL
-# response private and unshared.
-PUBLIC_ROOT_FIELDS: dict[str, str] = {
-    "kpi": "dashboard",
-    "protocol": "dashboard",
-    "fees": "dashboard",
-    "pipelines": "dashboard",
-    "pipelinesOverview": "dashboard",
-    "pipelineCatalog": "dashboard",
-    "gpuCapacity": "dashboard",
-    "pricing": "dashboard",
-    "orchestrators": "dashboard",
-    "networkModels": "dashboard",
-    "billingProviders": "dashboard",
-    "jobFeed": "job_feed",
-    "__typename": "dashboard",
+# Root fields whose answers are the same for everyone: each reads one snapshot
+# (app/caching), which REST rows and GraphQL queries share. A query selecting any
+# other root field is private and runs uncached.
+PUBLIC_FIELDS: dict[str, PublicField] = {
+    "kpi": resolvers.kpi.KPI_FIELD,
+    "protocol": resolvers.protocol.PROTOCOL_FIELD,
+    "fees": resolvers.fees.FEES_FIELD,
+    "pipelines": resolvers.pipelines.PIPELINES_FIELD,
+    "pipelinesOverview": resolvers.pipelines.PIPELINES_FIELD,
+    "pipelineCatalog": resolvers.catalog.CATALOG_FIELD,
+    "gpuCapacity": resolvers.gpu.GPU_CAPACITY_FIELD,
+    "pricing": resolvers.pricing.PRICING_FIELD,
+    "orchestrators": resolvers.orchestrators.ORCHESTRATORS_FIELD,
+    "networkModels": resolvers.network_models.NETWORK_MODELS_FIELD,
+    "billingProviders": resolvers.billing.BILLING_PROVIDERS_FIELD,
+    "jobFeed": resolvers.jobs.JOB_FEED_FIELD,
 }
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema Strawberry built, for graphql-core's own functions
+    (validation, argument coercion). Strawberry offers no public accessor; this is
+    the one place that reads its attribute."""
+    built: GraphQLSchema = schema._schema
+    return built
 
 
 def _should_mask(error: GraphQLError) -> bool:

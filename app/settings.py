@@ -56,19 +56,14 @@ class Settings(BaseSettings):
     subgraph_timeout: float = Field(default=20.0, gt=0)
     l1_rpc_timeout: float = Field(default=5.0, gt=0)
 
-    # The response cache (app/response_cache.py): public answers are fresh for
-    # `*_fresh` seconds, then served stale for `*_stale` more while one refresh runs.
+    # Snapshots of public data (app/caching): fresh for `*_fresh` seconds, then
+    # served stale for `*_stale` more while one refresh runs.
     cache_url: str | None = None  # redis://host:port/db to share across workers
     cache_max_entries: int = Field(default=10_000, ge=1)
     dashboard_fresh: float = Field(default=60.0, gt=0)
     dashboard_stale: float = Field(default=3600.0, ge=0)
     job_feed_fresh: float = Field(default=5.0, gt=0)
     job_feed_stale: float = Field(default=60.0, ge=0)
-    # Upstream results are shared while in flight; this optional TTL (off by
-    # default) would keep them a little longer, below the response cache.
-    upstream_cache_ttl: float = Field(default=0.0, ge=0)
-    job_feed_cache_ttl: float = Field(default=0.0, ge=0)
-    upstream_cache_max_entries: int = Field(default=2048, ge=1)
 
     eth_usd_price: float = 3000.0
     graphiql: bool = True

@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 import strawberry
 from sqlmodel import col
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.developer.models import BillingProvider
 from app.types.developer import BillingProviderType
 
 
+@dataclass(frozen=True, slots=True)
+class NoArgs:
+    """The public catalog takes no arguments: one snapshot for everyone."""
+
+
+def billing_providers_args() -> NoArgs:
+    return NoArgs()
+
+
 async def billing_providers(
     info: strawberry.Info[Context, None],
 ) -> list[BillingProviderType]:
-    async with info.context.db.session() as session:
+    providers: list[BillingProviderType] = await info.context.snapshot(
+        BILLING_PROVIDERS_FIELD.spec, NoArgs()
+    )
+    return providers
+
+
+async def load_billing_providers(
+    ctx: Context, args: NoArgs
+) -> list[BillingProviderType]:
+    async with ctx.db.session() as session:
         rows = (
             await session.execute(
                 sa.select(BillingProvider)
@@ -33,3 +55,14 @@ async def billing_providers(
             )
             for p in rows
         ]
+
+
+BILLING_PROVIDERS_FIELD = PublicField(
+    SnapshotSpec(
+        "billingProviders",
+        "dashboard",
+        load_billing_providers,
+        list[BillingProviderType],
+    ),
+    billing_providers_args,
+)

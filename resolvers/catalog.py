@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import UpstreamUnavailable
 from app.jsmath import locale_key
@@ -21,24 +23,44 @@ from app.types.dashboard import PipelineCatalogEntry
 from app.upstream.analytics import CatalogEntry
 
 
+@dataclass(frozen=True, slots=True)
+class NoArgs:
+    """The catalog takes no arguments: one snapshot for everyone."""
+
+
+def catalog_args() -> NoArgs:
+    return NoArgs()
+
+
 async def pipeline_catalog(
     info: strawberry.Info[Context, None],
 ) -> list[PipelineCatalogEntry] | None:
-    ctx = info.context
-    bypass = ctx.bypass_cache
+    catalog: list[PipelineCatalogEntry] = await info.context.snapshot(
+        CATALOG_FIELD.spec, NoArgs()
+    )
+    return catalog
+
+
+async def load_catalog(ctx: Context, args: NoArgs) -> list[PipelineCatalogEntry]:
     streaming, requests, prices, warm = await asyncio.gather(
-        ctx.optional(ctx.analytics.streaming_models(bypass=bypass), "streaming/models"),
-        ctx.optional(ctx.analytics.requests_models(bypass=bypass), "requests/models"),
-        ctx.optional(ctx.analytics.dashboard_pricing(bypass=bypass), "pricing"),
-        ctx.optional(
-            ctx.analytics.dashboard_pipeline_catalog(bypass=bypass), "pipeline-catalog"
-        ),
+        ctx.optional(ctx.analytics.streaming_models(), "streaming/models"),
+        ctx.optional(ctx.analytics.requests_models(), "requests/models"),
+        ctx.optional(ctx.analytics.dashboard_pricing(), "pricing"),
+        ctx.optional(ctx.analytics.dashboard_pipeline_catalog(), "pipeline-catalog"),
     )
     if streaming is None and requests is None and warm is None:
         raise UpstreamUnavailable("Pipeline catalog is unavailable")
     models = network_models(streaming or [], requests or [], prices or [])
     fps = fps_by_model(streaming or [])
     return merge_catalog(models, warm or [], list(fps))
+
+
+CATALOG_FIELD = PublicField(
+    SnapshotSpec(
+        "pipelineCatalog", "dashboard", load_catalog, list[PipelineCatalogEntry]
+    ),
+    catalog_args,
+)
 
 
 @dataclass(slots=True)

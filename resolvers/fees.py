@@ -15,6 +15,8 @@ from typing import TypeVar
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import unavailable_as
 from app.inputs import fees_days
@@ -25,16 +27,31 @@ from app.upstream.subgraph import FeesOverview
 T = TypeVar("T")
 
 
+@dataclass(frozen=True, slots=True)
+class FeesArgs:
+    days: int
+
+
+def fees_args(days: int | None = None) -> FeesArgs:
+    return FeesArgs(fees_days(days))
+
+
 async def fees(
     info: strawberry.Info[Context, None], days: int | None = None
 ) -> FeesInfo | None:
-    ctx = info.context
-    first = fees_days(days)
+    value: FeesInfo = await info.context.snapshot(FEES_FIELD.spec, fees_args(days))
+    return value
+
+
+async def load_fees(ctx: Context, args: FeesArgs) -> FeesInfo:
     with unavailable_as("Fees data is unavailable"):
-        overview = await ctx.subgraph.fees_overview(
-            first=first, bypass=ctx.bypass_cache
-        )
+        overview = await ctx.subgraph.fees_overview(first=args.days)
     return build_fees(overview, ctx.now())
+
+
+FEES_FIELD = PublicField(
+    SnapshotSpec("fees", "dashboard", load_fees, FeesInfo), fees_args
+)
 
 
 @dataclass(frozen=True, slots=True)

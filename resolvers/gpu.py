@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import unavailable_as
 from app.types.dashboard import (
@@ -18,14 +22,29 @@ from app.types.dashboard import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class NoArgs:
+    """`timeframe` is accepted but unused: one snapshot for every value."""
+
+
+def gpu_capacity_args(timeframe: str | None = None) -> NoArgs:
+    del timeframe  # accepted, deliberately unused (see module docstring)
+    return NoArgs()
+
+
 async def gpu_capacity(
     info: strawberry.Info[Context, None],
     timeframe: str | None = None,
 ) -> GPUCapacity | None:
-    del timeframe  # accepted, deliberately unused (see module docstring)
-    ctx = info.context
+    capacity: GPUCapacity = await info.context.snapshot(
+        GPU_CAPACITY_FIELD.spec, gpu_capacity_args(timeframe)
+    )
+    return capacity
+
+
+async def load_gpu_capacity(ctx: Context, args: NoArgs) -> GPUCapacity:
     with unavailable_as("GPU capacity data is unavailable"):
-        cap = await ctx.analytics.dashboard_gpu_capacity(bypass=ctx.bypass_cache)
+        cap = await ctx.analytics.dashboard_gpu_capacity()
     return GPUCapacity(
         total_gpus=cap.total_gpus,
         active_gpus=cap.active_gpus,
@@ -45,3 +64,9 @@ async def gpu_capacity(
             for p in cap.pipeline_gpus
         ],
     )
+
+
+GPU_CAPACITY_FIELD = PublicField(
+    SnapshotSpec("gpuCapacity", "dashboard", load_gpu_capacity, GPUCapacity),
+    gpu_capacity_args,
+)

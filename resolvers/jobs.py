@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import UpstreamUnavailable
 from app.inputs import limit as clamp_limit
@@ -20,14 +23,27 @@ log = logging.getLogger("naap.resolvers.jobs")
 DEFAULT_LIMIT = 50
 
 
+@dataclass(frozen=True, slots=True)
+class JobFeedArgs:
+    limit: int
+
+
+def job_feed_args(limit: int | None = None) -> JobFeedArgs:
+    return JobFeedArgs(clamp_limit(limit, DEFAULT_LIMIT))
+
+
 async def job_feed(
     info: strawberry.Info[Context, None], limit: int | None = None
 ) -> JobFeed:
-    ctx = info.context
+    feed: JobFeed = await info.context.snapshot(
+        JOB_FEED_FIELD.spec, job_feed_args(limit)
+    )
+    return feed
+
+
+async def load_job_feed(ctx: Context, args: JobFeedArgs) -> JobFeed:
     try:
-        items = await ctx.analytics.dashboard_job_feed(
-            limit=clamp_limit(limit, DEFAULT_LIMIT), bypass=ctx.bypass_cache
-        )
+        items = await ctx.analytics.dashboard_job_feed(limit=args.limit)
     except UpstreamUnavailable as exc:
         log.warning("job feed unavailable: %s (kind=%s)", exc, exc.kind)
         ctx.degraded.append("dashboard/job-feed")
@@ -37,6 +53,11 @@ async def job_feed(
         clickhouse_configured=True,
         query_failed=False,
     )
+
+
+JOB_FEED_FIELD = PublicField(
+    SnapshotSpec("jobFeed", "job_feed", load_job_feed, JobFeed), job_feed_args
+)
 
 
 def to_entry(item: JobFeedItem) -> JobFeedEntry:

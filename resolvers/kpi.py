@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import unavailable_as
 from app.inputs import format_window, identifier, window_hours
@@ -20,6 +22,39 @@ from app.types.dashboard import (
 from app.upstream import analytics as up
 
 
+@dataclass(frozen=True, slots=True)
+class KpiArgs:
+    hours: int
+    pipeline: str | None
+    model_id: str | None
+
+
+def kpi_args(
+    window: str | None = None,
+    timeframe: str | None = None,
+    pipeline: str | None = None,
+    model_id: str | None = None,
+) -> KpiArgs:
+    return KpiArgs(
+        hours=window_hours(window, timeframe),
+        pipeline=identifier(pipeline, "pipeline"),
+        model_id=identifier(model_id, "model_id"),
+    )
+
+
+async def load_kpi(ctx: Context, args: KpiArgs) -> KPI:
+    with unavailable_as("KPI data is unavailable"):
+        result = await ctx.analytics.dashboard_kpi(
+            window=format_window(args.hours),
+            pipeline=args.pipeline,
+            model_id=args.model_id,
+        )
+    return to_kpi(result)
+
+
+KPI_FIELD = PublicField(SnapshotSpec("kpi", "dashboard", load_kpi, KPI), kpi_args)
+
+
 async def kpi(
     info: strawberry.Info[Context, None],
     window: str | None = None,
@@ -28,18 +63,9 @@ async def kpi(
     # The SDK spells this argument in snake_case; it is the wire contract.
     model_id: Annotated[str | None, strawberry.argument(name="model_id")] = None,
 ) -> KPI | None:
-    ctx = info.context
-    hours = window_hours(window, timeframe)
-    pipeline = identifier(pipeline, "pipeline")
-    model_id = identifier(model_id, "model_id")
-    with unavailable_as("KPI data is unavailable"):
-        result = await ctx.analytics.dashboard_kpi(
-            window=format_window(hours),
-            pipeline=pipeline,
-            model_id=model_id,
-            bypass=ctx.bypass_cache,
-        )
-    return to_kpi(result)
+    args = kpi_args(window, timeframe, pipeline, model_id)
+    value: KPI = await info.context.snapshot(KPI_FIELD.spec, args)
+    return value
 
 
 def to_kpi(result: up.KPIResult) -> KPI:

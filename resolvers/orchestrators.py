@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import unavailable_as
 from app.inputs import format_window, period_hours
@@ -27,26 +29,48 @@ log = logging.getLogger("naap.resolvers.orchestrators")
 LIVE_VIDEO = "live-video-to-video"
 
 
+@dataclass(frozen=True, slots=True)
+class OrchestratorsArgs:
+    hours: int
+
+
+def orchestrators_args(period: str | None = None) -> OrchestratorsArgs:
+    return OrchestratorsArgs(period_hours(period))
+
+
 async def orchestrators(
     info: strawberry.Info[Context, None], period: str | None = None
 ) -> list[OrchestratorRow] | None:
-    ctx = info.context
-    bypass = ctx.bypass_cache
-    window = format_window(period_hours(period))
+    rows: list[OrchestratorRow] = await info.context.snapshot(
+        ORCHESTRATORS_FIELD.spec, orchestrators_args(period)
+    )
+    return rows
+
+
+async def load_orchestrators(
+    ctx: Context, args: OrchestratorsArgs
+) -> list[OrchestratorRow]:
+    window = format_window(args.hours)
     with unavailable_as("Orchestrators data is unavailable"):
         rows, streaming, requests = await asyncio.gather(
-            ctx.analytics.dashboard_orchestrators(window=window, bypass=bypass),
+            ctx.analytics.dashboard_orchestrators(window=window),
             ctx.optional(
-                ctx.analytics.streaming_orchestrators(bypass=bypass),
-                "streaming/orchestrators",
+                ctx.analytics.streaming_orchestrators(), "streaming/orchestrators"
             ),
             ctx.optional(
-                ctx.analytics.requests_orchestrators(bypass=bypass),
-                "requests/orchestrators",
+                ctx.analytics.requests_orchestrators(), "requests/orchestrators"
             ),
         )
     inventory = merge_inventory(streaming or [], requests or [])
     return build_rows(rows, inventory)
+
+
+ORCHESTRATORS_FIELD = PublicField(
+    SnapshotSpec(
+        "orchestrators", "dashboard", load_orchestrators, list[OrchestratorRow]
+    ),
+    orchestrators_args,
+)
 
 
 @dataclass(slots=True)

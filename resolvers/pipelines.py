@@ -7,10 +7,12 @@ pipeline), instead of the original's up-to-30 extra KPI calls (§13 item 14).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import unavailable_as
 from app.inputs import format_window, timeframe_hours
@@ -47,12 +49,26 @@ PIPELINE_COLORS = {
 _WHITESPACE = re.compile(r"\s+")
 
 
+@dataclass(frozen=True, slots=True)
+class OverviewArgs:
+    limit: int
+    hours: int
+
+
+def overview_args(
+    limit: int | None = None, timeframe: str | None = None
+) -> OverviewArgs:
+    return OverviewArgs(clamp_limit(limit, DEFAULT_LIMIT), timeframe_hours(timeframe))
+
+
 async def pipelines(
     info: strawberry.Info[Context, None],
     limit: int | None = None,
     timeframe: str | None = None,
 ) -> list[PipelineUsage] | None:
-    return (await _overview(info.context, limit, timeframe)).streaming
+    args = overview_args(limit, timeframe)
+    overview: PipelinesOverview = await info.context.snapshot(OVERVIEW, args)
+    return overview.streaming
 
 
 async def pipelines_overview(
@@ -60,18 +76,16 @@ async def pipelines_overview(
     limit: int | None = None,
     timeframe: str | None = None,
 ) -> PipelinesOverview | None:
-    return await _overview(info.context, limit, timeframe)
+    overview: PipelinesOverview = await info.context.snapshot(
+        OVERVIEW, overview_args(limit, timeframe)
+    )
+    return overview
 
 
-async def _overview(
-    ctx: Context, limit: int | None, timeframe: str | None
-) -> PipelinesOverview:
-    hours = timeframe_hours(timeframe)
+async def load_overview(ctx: Context, args: OverviewArgs) -> PipelinesOverview:
     with unavailable_as("Pipelines data is unavailable"):
         result = await ctx.analytics.dashboard_pipelines(
-            limit=clamp_limit(limit, DEFAULT_LIMIT),
-            window=format_window(hours),
-            bypass=ctx.bypass_cache,
+            limit=args.limit, window=format_window(args.hours)
         )
     requests = None
     if result.by_pipeline is not None and result.by_capability is not None:
@@ -82,6 +96,13 @@ async def _overview(
     return PipelinesOverview(
         streaming=[_usage(row) for row in result.streaming], requests=requests
     )
+
+
+# `pipelines` is the `streaming` part of `pipelinesOverview`: one snapshot for both.
+OVERVIEW = SnapshotSpec(
+    "pipelinesOverview", "dashboard", load_overview, PipelinesOverview
+)
+PIPELINES_FIELD = PublicField(OVERVIEW, overview_args)
 
 
 def pipeline_color(name: str) -> str:

@@ -9,9 +9,12 @@ upstream `null` list is an empty one (§13 item 8).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import unavailable_as
 from app.jsmath import js_round, to_fixed
@@ -22,20 +25,30 @@ LIVE_VIDEO = "live-video-to-video"
 UNITS = {"llm": "token", "audio-to-text": "second", "text-to-speech": "second"}
 
 
+@dataclass(frozen=True, slots=True)
+class NoArgs:
+    """Pricing takes no arguments: one snapshot for everyone."""
+
+
+def pricing_args() -> NoArgs:
+    return NoArgs()
+
+
 async def pricing(
     info: strawberry.Info[Context, None],
 ) -> list[PipelinePricing] | None:
-    ctx = info.context
-    bypass = ctx.bypass_cache
+    rows: list[PipelinePricing] = await info.context.snapshot(
+        PRICING_FIELD.spec, NoArgs()
+    )
+    return rows
+
+
+async def load_pricing(ctx: Context, args: NoArgs) -> list[PipelinePricing]:
     with unavailable_as("Pipeline unit cost data is unavailable"):
         prices, streaming, requests = await asyncio.gather(
-            ctx.analytics.dashboard_pricing(bypass=bypass),
-            ctx.optional(
-                ctx.analytics.streaming_models(bypass=bypass), "streaming/models"
-            ),
-            ctx.optional(
-                ctx.analytics.requests_models(bypass=bypass), "requests/models"
-            ),
+            ctx.analytics.dashboard_pricing(),
+            ctx.optional(ctx.analytics.streaming_models(), "streaming/models"),
+            ctx.optional(ctx.analytics.requests_models(), "requests/models"),
         )
     models = network_models(streaming or [], requests or [], prices)
     capacity = net_capacity(models)
@@ -63,6 +76,12 @@ async def pricing(
         rows.append(_row(m.pipeline, m.model, m.price_avg, None, cap, eth_usd))
     rows.sort(key=lambda r: -r.price)  # stable: ties keep first-seen order
     return rows
+
+
+PRICING_FIELD = PublicField(
+    SnapshotSpec("pricing", "dashboard", load_pricing, list[PipelinePricing]),
+    pricing_args,
+)
 
 
 def _row(

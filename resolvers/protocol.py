@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import strawberry
 
+from app.caching.plan import PublicField
+from app.caching.snapshots import SnapshotSpec
 from app.context import Context
 from app.errors import unavailable_as
 from app.types.dashboard import Protocol
 
 
+@dataclass(frozen=True, slots=True)
+class NoArgs:
+    """The protocol strip takes no arguments: one snapshot for everyone."""
+
+
+def protocol_args() -> NoArgs:
+    return NoArgs()
+
+
 async def protocol(info: strawberry.Info[Context, None]) -> Protocol | None:
-    ctx = info.context
-    overview_call = ctx.subgraph.protocol_overview(bypass=ctx.bypass_cache)
+    value: Protocol = await info.context.snapshot(PROTOCOL_FIELD.spec, NoArgs())
+    return value
+
+
+async def load_protocol(ctx: Context, args: NoArgs) -> Protocol:
+    overview_call = ctx.subgraph.protocol_overview()
     block_call = _current_block(ctx)
     with unavailable_as("Protocol data is unavailable"):
         overview, block = await asyncio.gather(overview_call, block_call)
@@ -31,4 +47,9 @@ async def protocol(info: strawberry.Info[Context, None]) -> Protocol | None:
 async def _current_block(ctx: Context) -> int | None:
     # The L1 block only refines the progress bar; without it progress reads 0 and
     # the answer is marked degraded (short CDN lifetime).
-    return await ctx.optional(ctx.l1.block_number(bypass=ctx.bypass_cache), "l1-rpc")
+    return await ctx.optional(ctx.l1.block_number(), "l1-rpc")
+
+
+PROTOCOL_FIELD = PublicField(
+    SnapshotSpec("protocol", "dashboard", load_protocol, Protocol), protocol_args
+)

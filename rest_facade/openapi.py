@@ -19,7 +19,7 @@ tests check that the server keeps to it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,8 @@ from graphql.pyutils import Undefined
 
 from app.auth import AUTH_COOKIE, CSRF_HEADER
 from rest_facade.envelope import Bare, Envelope, Standard
-from rest_facade.handler import BYPASS_PARAMS, prepare
+from rest_facade.handler import BYPASS_PARAMS
+from rest_facade.prepare import prepare
 from rest_facade.routes import ROUTES, RestRoute
 
 JsonSchema = dict[str, Any]
@@ -148,10 +149,9 @@ class PlainResponse:
 
 @dataclass(frozen=True, slots=True)
 class PlainDoc:
-    """A plain route (not a row of ROUTES) as the document shows it."""
+    """One method of a plain route (not a row of ROUTES) as the document shows it;
+    the route's row in the plain-route table gives its path and method."""
 
-    path: str
-    method: str
     summary: str
     responses: Mapping[int, PlainResponse]
     query: Mapping[str, JsonSchema] = field(default_factory=dict)
@@ -184,7 +184,7 @@ GRAPHQL_REQUEST: JsonSchema = {
 def build_openapi(
     schema: strawberry.Schema,
     routes: tuple[RestRoute, ...] = ROUTES,
-    plain: tuple[PlainDoc, ...] = (),
+    plain: Sequence[tuple[str, str, PlainDoc]] = (),
     *,
     title: str = "naap-api",
     version: str = "0.1.0",
@@ -196,8 +196,8 @@ def build_openapi(
         for method in prepared.row.methods:
             operation = builder.route(prepared.row, document, method)
             paths.setdefault(prepared.row.path, {})[method.lower()] = operation
-    for doc in plain:
-        paths.setdefault(doc.path, {})[doc.method.lower()] = builder.plain(doc)
+    for path, method, doc in plain:
+        paths.setdefault(path, {})[method.lower()] = builder.plain(path, method, doc)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -370,7 +370,7 @@ class _Builder:
         return responses
 
     # --- plain routes --------------------------------------------------------------
-    def plain(self, doc: PlainDoc) -> JsonSchema:
+    def plain(self, path: str, method: str, doc: PlainDoc) -> JsonSchema:
         responses: JsonSchema = {}
         for status, response in doc.responses.items():
             entry: JsonSchema = {"description": response.description}
@@ -389,9 +389,9 @@ class _Builder:
             responses[str(status)] = self._error_ref(Standard(), status)
         for status in SERVER_WIDE:
             responses[str(status)] = self._server_wide_ref(status)
-        path_params = _PATH_PARAM.findall(doc.path)
+        path_params = _PATH_PARAM.findall(path)
         result: JsonSchema = {
-            "operationId": _operation_id(doc),
+            "operationId": _operation_id(path, method),
             "summary": doc.summary,
             "tags": [doc.tag],
             "parameters": [
@@ -632,6 +632,6 @@ def _tag(path: str) -> str:
     return "Developer API"
 
 
-def _operation_id(doc: PlainDoc) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", doc.path.replace("api/v1", ""))
-    return doc.method.lower() + "".join(w.title() for w in words)
+def _operation_id(path: str, method: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", path.replace("api/v1", ""))
+    return method.lower() + "".join(w.title() for w in words)

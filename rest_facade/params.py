@@ -1,4 +1,4 @@
-"""Query-string parameters -> GraphQL variables, and the request-dependent cache rules.
+"""Query-string parameters -> GraphQL variables.
 
 Each parser takes the raw first value of its parameter (a repeated parameter uses
 its first value, as `URLSearchParams.get` does) and returns the variable's value,
@@ -10,8 +10,6 @@ document (`rest_facade/openapi.py`) publishes.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,15 +17,8 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from app import inputs
-from app.cache import (
-    DASHBOARD_SUCCESS,
-    DASHBOARD_UNAVAILABLE,
-    NO_STORE,
-    PRIVATE_NO_STORE,
-    CachePolicy,
-)
 from app.errors import BadRequest
-from app.jsmath import js_round, parse_int
+from app.jsmath import parse_int
 
 
 def first(query: QueryParams, name: str) -> str | None:
@@ -187,85 +178,9 @@ network_limit = Parser(
 
 
 # --- cache rules --------------------------------------------------------------------
-class DashboardCache:
-    """Appendix A: one hour at the CDN for data, five seconds for a 503.
-
-    `shared`: the server's response cache keeps these answers (as `dashboard`
-    entries); Cache-Control is computed per request, never stored with the entry.
-    """
-
-    shared: str | None = "dashboard"
-
-    def success(self, query: QueryParams) -> CachePolicy:
-        return DASHBOARD_SUCCESS
-
-    def failure(self, query: QueryParams) -> CachePolicy:
-        return DASHBOARD_UNAVAILABLE
-
-    def rejected(self, query: QueryParams) -> CachePolicy:
-        return NO_STORE
-
-
-class PrivateCache:
-    """Authenticated data: never stored by a CDN, the browser or this server."""
-
-    shared: str | None = None
-
-    def success(self, query: QueryParams) -> CachePolicy:
-        return PRIVATE_NO_STORE
-
-    def failure(self, query: QueryParams) -> CachePolicy:
-        return PRIVATE_NO_STORE
-
-    def rejected(self, query: QueryParams) -> CachePolicy:
-        return PRIVATE_NO_STORE
-
-
-_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
-
-
-def js_number(raw: str | None) -> float | None:
-    """JavaScript `Number(raw)` for a query value; None for absent, empty or NaN."""
-    text = (raw or "").strip()
-    if not text:
-        return None
-    if _HEX.fullmatch(text):
-        try:
-            return float(int(text, 16))
-        except OverflowError:  # Infinity in JavaScript: treated like `1e999`
-            return None
-    if _DECIMAL.fullmatch(text):
-        value = float(text)
-        return value if math.isfinite(value) else None
-    return None
-
-
-def poll_seconds(raw: str | None) -> int:
-    """The job feed's max-age follows the client's poll interval (1-90 s)."""
-    poll_ms = js_number(raw)
-    ms = poll_ms if poll_ms is not None and poll_ms >= 1000 else 30000
-    return min(90, max(1, js_round(ms / 1000)))
 
 
 # `pollMs` (job feed): read by JobFeedCache for Cache-Control, not a variable.
 poll_ms = Parser(
     _ignored, {"type": "integer", "minimum": 1000, "maximum": 90000, "default": 30000}
 )
-
-
-class JobFeedCache:
-    """§3.9: CDN and browser caching match the dashboard's refresh cadence."""
-
-    shared: str | None = "job_feed"
-
-    def success(self, query: QueryParams) -> CachePolicy:
-        poll = poll_seconds(first(query, "pollMs"))
-        return CachePolicy.public(poll, poll, min(2 * poll, poll + 3600))
-
-    def failure(self, query: QueryParams) -> CachePolicy:
-        poll = poll_seconds(first(query, "pollMs"))
-        return CachePolicy.public(0, min(5, max(2, poll // 2)), 0)
-
-    def rejected(self, query: QueryParams) -> CachePolicy:
-        return NO_STORE

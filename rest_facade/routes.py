@@ -2,31 +2,23 @@
 
 Each row: path -> named GraphQL operation (operations/<Name>.graphql) -> how each
 query parameter becomes a variable -> which part of `data` is the body -> envelope
--> Cache-Control rule. `refresh=1` / `nocache=1` work on every row (no-store and a
-real bypass of stored upstream results).
+-> Cache-Control rule. `refresh=1` / `nocache=1` work on every public row
+(no-store, and the row's snapshots loaded again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from starlette.datastructures import QueryParams
-
-from app.cache import CachePolicy
 from rest_facade import params as p
+from rest_facade.cache_rules import (
+    CacheRule,
+    DashboardCache,
+    JobFeedCache,
+    PrivateCache,
+)
 from rest_facade.envelope import BARE, STANDARD, Envelope
-
-
-class CacheRule(Protocol):
-    shared: str | None  # the response cache's freshness class, None = not cached
-
-    def success(self, query: QueryParams) -> CachePolicy: ...
-
-    def failure(self, query: QueryParams) -> CachePolicy: ...
-
-    def rejected(self, query: QueryParams) -> CachePolicy: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +37,7 @@ class RestRoute:
     pick: str
     params: Mapping[str, p.Param] = field(default_factory=dict)
     envelope: Envelope = BARE
-    cache: CacheRule = field(default_factory=p.DashboardCache)
+    cache: CacheRule = field(default_factory=DashboardCache)
     methods: tuple[str, ...] = ("GET",)
     body: str | None = None
     meta: str | None = None
@@ -57,7 +49,7 @@ class RestRoute:
     errors: tuple[int, ...] = ()
 
 
-_PRIVATE = p.PrivateCache()
+_PRIVATE = PrivateCache()
 _TIMEFRAME = p.Param("timeframe", p.timeframe, "Window in hours, 1-168 (default 24).")
 
 ROUTES: tuple[RestRoute, ...] = (
@@ -130,7 +122,7 @@ ROUTES: tuple[RestRoute, ...] = (
                 "The client's poll interval in ms: sets max-age (1-90 s, default 30).",
             )
         },
-        cache=p.JobFeedCache(),
+        cache=JobFeedCache(),
         summary="Live job list (max-age follows pollMs)",
     ),
     # --- Developer API -------------------------------------------------------------

@@ -1,11 +1,12 @@
-"""Storage and single-flight for the response cache (app/cache_backends.py).
+"""Where snapshots are kept and how one load is shared (app/caching/stores.py and
+flight.py).
 
-The bounded in-process cache through aiocache's API (TTL on an injected clock, LRU
-eviction, a memory bound under 100,000 cache-busting keys, exact bytes), the Redis
-backend through `build_cache`, and single flight in one process (`MemoryFlight`)
-and across processes (`RedisFlight`: lease renewal, takeover after a dead owner,
-owner-only release, failure markers, and two real processes). The Redis tests
-need TEST_REDIS_URL (`.ci/run` starts a server); see tests/redisutil.py.
+The bounded in-process store, the Redis store (raw bytes under its namespace,
+TTLs, clearing only its own keys), `build_store`'s URL checks, single flight in one
+process (`SingleFlight`) and across processes (`RedisFlight`: lease renewal,
+takeover after a dead owner, owner-only release, failure markers, and two real
+processes). The Redis tests need TEST_REDIS_URL (`.ci/run` starts a server); see
+tests/redisutil.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import logging
 import os
 import sys
 import time
-import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,22 +25,9 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
-from aiocache.lock import (  # type: ignore[import-untyped]
-    OptimisticLock,
-    OptimisticLockError,
-    RedLock,
-)
 
-from app.cache_backends import (
-    BoundedMemoryCache,
-    BytesSerializer,
-    Flight,
-    FlightFailed,
-    MemoryFlight,
-    RedisFlight,
-    build_cache,
-    build_flight,
-)
+from app.caching.flight import FlightFailed, RedisFlight, SingleFlight
+from app.caching.stores import MemoryStore, RedisStore, build_store
 from tests.redisutil import redis_test_url
 
 __all__ = ["redis_test_url"]  # the fixture, imported for the tests below
@@ -48,17 +35,6 @@ __all__ = ["redis_test_url"]  # the fixture, imported for the tests below
 ROOT = Path(__file__).resolve().parents[1]
 GZIPPED = gzip.compress(b'{"data": {"hello": "world"}}' * 50, mtime=0)
 ODD_BYTES = [b"", b"\x00\xff\xfe\x80", "ünïcödé".encode(), GZIPPED]
-
-
-@dataclass
-class FakeClock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -82,192 +58,47 @@ class Fetcher:
         return self.value
 
 
-# --- BoundedMemoryCache ------------------------------------------------------------
+# --- MemoryStore ---------------------------------------------------------------------
 
 
-async def test_memory_cache_through_the_aiocache_api() -> None:
-    cache = BoundedMemoryCache(max_entries=10)
-    assert await cache.get("k") is None
-    assert await cache.get("k", default=b"d") == b"d"
-    assert await cache.set("k", b"v1", ttl=1.5) is True
-    assert await cache.get("k") == b"v1"
-    assert await cache.exists("k")
-    assert not await cache.exists("other")
-
-    with pytest.raises(ValueError, match="already exists"):
-        await cache.add("k", b"v2")
-    assert await cache.add("new", b"v3") is True
-    assert await cache.get("new") == b"v3"
-
-    await cache.multi_set([("a", b"1"), ("b", b"2")])
-    assert await cache.multi_get(["a", "missing", "b"]) == [b"1", None, b"2"]
-    assert await cache.increment("counter", 2) == 2
-    assert await cache.increment("counter", 3) == 5
-    assert await cache.get("counter") == b"5"  # as Redis would return it
-    with pytest.raises(TypeError):
-        await cache.increment("k")
-
-    assert await cache.delete("k") == 1
-    assert await cache.delete("k") == 0
-    assert await cache.get("k") is None
-    assert len(cache) == 4  # new, a, b, counter
-
-    assert await cache.clear() is True
-    assert len(cache) == 0
-    await cache.close()
+async def test_memory_store_keeps_the_objects_it_is_given() -> None:
+    store = MemoryStore(max_entries=10)
+    value = object()
+    assert await store.get_many(["k"]) == [None]
+    await store.set("k", value, ttl=60)
+    [got] = await store.get_many(["k"])
+    assert got is value
+    await store.delete("k")
+    assert await store.get_many(["k"]) == [None]
+    assert await store.ping()
 
 
-async def test_memory_cache_namespace_and_clear() -> None:
-    cache = build_cache(None, max_entries=10, namespace="ns:")
-    assert isinstance(cache, BoundedMemoryCache)
-    assert cache.max_entries == 10
-    await cache.set("k", b"v")
-    assert await cache.raw("keys") is not None
-    assert list(await cache.raw("keys")) == ["ns:k"]
-    await cache.set("k", b"other", namespace="else:")
-    await cache.clear(namespace="ns:")
-    assert await cache.get("k") is None
-    assert await cache.get("k", namespace="else:") == b"other"
+async def test_memory_store_evicts_the_least_recently_used_past_its_bound() -> None:
+    store = MemoryStore(max_entries=2)
+    await store.set("a", 1, ttl=60)
+    await store.set("b", 2, ttl=60)
+    await store.get_many(["a"])  # a is now the most recently used
+    await store.set("c", 3, ttl=60)  # evicts b
+    assert await store.get_many(["a", "b", "c"]) == [1, None, 3]
+    assert len(store) == 2
 
 
-async def test_memory_cache_ttl_expiry_on_an_injected_clock() -> None:
-    clock = FakeClock()
-    cache = BoundedMemoryCache(max_entries=10, clock=clock)
-    await cache.set("short", b"s", ttl=1.5)
-    await cache.set("int-ttl", b"i", ttl=2)
-    await cache.set("forever", b"f")  # no ttl: no expiry
-    clock.advance(1.49)
-    assert await cache.get("short") == b"s"
-    clock.advance(0.02)
-    assert await cache.get("short") is None
-    assert not await cache.exists("short")
-    assert await cache.multi_get(["short", "int-ttl"]) == [None, b"i"]
-    assert await cache.delete("short") == 0
-    assert await cache.add("short", b"again")  # an expired key is free again
-    clock.advance(0.5)
-    assert await cache.get("int-ttl") is None
-    assert len(cache) == 2  # "short" again and "forever"
-
-    assert await cache.expire("forever", 1.0) is True
-    assert await cache.expire("missing", 1.0) is False
-    clock.advance(1.0)
-    assert await cache.get("forever") is None
-
-    await cache.set("kept", b"k", ttl=1)
-    assert await cache.expire("kept", 0) is True  # 0: no expiry any more
-    await cache.increment("n", 1)
-    await cache.expire("n", 1.0)
-    await cache.increment("n", 1)  # keeps its TTL, like INCRBY
-    clock.advance(10)
-    assert await cache.get("kept") == b"k"
-    assert await cache.get("n") is None
-
-
-async def test_memory_cache_evicts_the_least_recently_used_past_the_bound() -> None:
-    cache = BoundedMemoryCache(max_entries=3)
-    for key in ("a", "b", "c"):
-        await cache.set(key, key.encode())
-    assert await cache.get("a") == b"a"  # a read refreshes recency: "b" is now oldest
-    await cache.set("d", b"d")
-    assert len(cache) == 3
-    assert await cache.get("b") is None
-    assert [await cache.get(k) for k in ("a", "c", "d")] == [b"a", b"c", b"d"]
-    await cache.set("e", b"e")  # now "a" is the oldest
-    assert not await cache.exists("a")
-
-
-async def test_memory_cache_evicts_expired_entries_first() -> None:
-    clock = FakeClock()
-    cache = BoundedMemoryCache(max_entries=2, clock=clock)
-    await cache.set("old", b"o")
-    await cache.set("expiring", b"e", ttl=1)
-    await cache.get("expiring")  # most recently used, but it expires
-    clock.advance(2)
-    await cache.set("new", b"n")
-    assert await cache.get("old") == b"o"
-    assert await cache.get("new") == b"n"
-
-
-async def test_memory_cache_locks_and_odd_ttls() -> None:
-    cache = BoundedMemoryCache(max_entries=10)
-    assert repr(cache) == "BoundedMemoryCache(max_entries=10)"
-    assert BoundedMemoryCache.parse_uri_path("/") == {}
-    await cache.set("k", b"v")
-    await cache.set("k", b"gone", ttl=-1)  # already expired: removes the entry
-    assert not await cache.exists("k")
-
-    # aiocache's locks use _gets/_set(_cas_token) and _add/_redlock_release.
-    await cache.set("k", b"v1")
-    async with OptimisticLock(cache, "k") as lock:
-        await lock.cas(b"v2")
-    assert await cache.get("k") == b"v2"
-    async with OptimisticLock(cache, "k") as lock:
-        await cache.set("k", b"changed meanwhile")
-        with pytest.raises(OptimisticLockError):
-            await lock.cas(b"v3")
-    async with RedLock(cache, "job", lease=5):
-        assert await cache.exists("job-lock")
-    assert not await cache.exists("job-lock")
-    await cache.set("mine", b"token")
-    assert await cache._redlock_release("mine", b"other token") == 0
-    assert await cache._redlock_release("mine", b"token") == 1
-
-
-async def test_memory_stays_bounded_under_100k_cache_busting_keys() -> None:
-    cache = BoundedMemoryCache(max_entries=1000)
-
-    def entry(i: int) -> tuple[str, bytes]:
-        # A new bytes object per entry, as real responses would be.
-        return f"bust-{i:08d}", b"%08d" % i + b"x" * 200
-
-    tracemalloc.start()
-    try:
-        for i in range(10_000):  # one request at a time
-            await cache.set(*entry(i), ttl=60)
-        after_10k = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        # 90,000 more, in batches (set() per key costs ~4x under tracemalloc).
-        for start in range(10_000, 100_000, 1000):
-            await cache.multi_set([entry(i) for i in range(start, start + 1000)], 60)
-        after_100k, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-
-    assert len(cache) == 1000
-    assert await cache.get("bust-00098999") is None
-    assert await cache.get("bust-00099999") == b"00099999" + b"x" * 200
-    # 90,000 more entries kept would be ~25 MB; the bound keeps it where it was
-    # (give or take dict slack and CPython's free lists: ~0.1 MB).
-    assert after_100k - after_10k < 256 * 1024, (after_10k, after_100k)
-    assert peak - after_10k < 1024 * 1024, (after_10k, peak)
-
-
-@pytest.mark.parametrize("value", ODD_BYTES, ids=["empty", "binary", "utf8", "gzip"])
-async def test_memory_cache_round_trips_bytes_exactly(value: bytes) -> None:
-    cache = build_cache(None, max_entries=10)
-    await cache.set("k", value, ttl=10.0)
-    got = await cache.get("k")
-    assert type(got) is bytes
-    assert got == value
-
-
-def test_bytes_serializer_is_the_identity_for_bytes() -> None:
-    serializer = BytesSerializer()
-    assert serializer.encoding is None  # aiocache's Redis backend must not decode
-    assert serializer.dumps(GZIPPED) is GZIPPED
-    assert serializer.dumps(bytearray(b"ab")) == b"ab"
-    assert serializer.loads(GZIPPED) is GZIPPED
-    assert serializer.loads(None) is None
-    with pytest.raises(TypeError, match="bytes"):
-        serializer.dumps("text")  # type: ignore[arg-type]
+async def test_memory_store_stays_bounded_under_100k_cache_busting_keys() -> None:
+    store = MemoryStore(max_entries=1000)
+    for i in range(100_000):
+        await store.set(f"k{i}", i, ttl=60)
+    assert len(store) == 1000
+    assert await store.get_many(["k99999", "k0"]) == [99999, None]
+    await store.clear()
+    assert len(store) == 0
 
 
 def test_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_entries"):
-        BoundedMemoryCache(max_entries=0)
+        MemoryStore(max_entries=0)
 
 
-# --- build_cache -------------------------------------------------------------------
+# --- build_store ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -281,95 +112,88 @@ def test_max_entries_must_be_positive() -> None:
         "redis://127.0.0.1:6379/0?socket_timeout=1",
     ],
 )
-def test_build_cache_rejects_other_urls_naming_cache_url(url: str) -> None:
+def test_build_store_rejects_other_urls_naming_cache_url(url: str) -> None:
     with pytest.raises(ValueError, match="CACHE_URL") as excinfo:
-        build_cache(url, max_entries=10)
+        build_store(url, max_entries=10)
     assert "secret" not in str(excinfo.value)
 
 
-def test_build_cache_blank_is_the_memory_cache() -> None:
-    assert isinstance(build_cache("  ", max_entries=5), BoundedMemoryCache)
+def test_build_store_blank_is_the_memory_store() -> None:
+    store = build_store("  ", max_entries=5)
+    assert isinstance(store, MemoryStore)
+    assert store.max_entries == 5
 
 
-async def test_build_cache_parses_the_redis_url() -> None:
-    cache = build_cache("rediss://reader:p%40ss@cache.internal:6380/2", max_entries=1)
+async def test_build_store_reads_the_redis_url() -> None:
+    store = build_store("rediss://reader:p%40ss@cache.internal:6380/2", max_entries=1)
+    assert isinstance(store, RedisStore)
     try:
-        assert (cache.endpoint, cache.port, cache.db) == ("cache.internal", 6380, 2)
-        assert cache.password == "p@ss"
-        assert isinstance(cache.serializer, BytesSerializer)
-        pool_kwargs = cache.client.connection_pool.connection_kwargs
-        assert pool_kwargs["username"] == "reader"
-        assert cache.client.connection_pool.connection_class is redis.SSLConnection
-        assert repr(cache) == "RedisCache(cache.internal:6380/2)"
-        assert cache.build_key("k") == "naap:rc:k"
+        pool = store._redis.connection_pool
+        kwargs = pool.connection_kwargs
+        assert (kwargs["host"], kwargs["port"], kwargs["db"]) == (
+            "cache.internal",
+            6380,
+            2,
+        )
+        assert (kwargs["username"], kwargs["password"]) == ("reader", "p@ss")
+        assert pool.connection_class is redis.SSLConnection
     finally:
-        await cache.close()  # never connected
+        await store.aclose()  # never connected
 
 
-async def test_build_cache_redis_stores_raw_bytes_under_the_namespace(
+async def test_redis_store_keeps_raw_bytes_under_its_namespace(
     redis_test_url: str,
 ) -> None:
-    cache = build_cache(redis_test_url, max_entries=10)
-    assert not isinstance(cache, BoundedMemoryCache)
+    store = RedisStore(redis_test_url)
     client = redis.Redis.from_url(redis_test_url)
     try:
         for i, value in enumerate(ODD_BYTES):
-            await cache.set(f"k{i}", value, ttl=30.0)
-            got = await cache.get(f"k{i}")
-            assert type(got) is bytes
-            assert got == value
-            assert await client.get(f"naap:rc:k{i}") == value  # no JSON, no ':' added
-        assert await cache.multi_get(["k3", "nope"]) == [GZIPPED, None]
-        assert 0 < await client.pttl("naap:rc:k3") <= 30_000
+            await store.set(f"k{i}", value, ttl=30.0)
+            assert await client.get(f"naap:snap:k{i}") == value
+        assert await store.get_many(["k3", "nope"]) == [GZIPPED, None]
+        assert 0 < await client.pttl("naap:snap:k3") <= 30_000
 
-        await cache.set("short", b"s", ttl=0.2)
-        assert await cache.exists("short")
-        await asyncio.sleep(0.3)
-        assert await cache.get("short") is None
+        await store.set("short", b"s", ttl=0.2)  # at least a second, in Redis
+        assert 900 < await client.pttl("naap:snap:short") <= 1000
 
-        with pytest.raises(ValueError, match="already exists"):
-            await cache.add("k0", b"x")
-        await cache.set("long", b"l")
-        assert await cache.expire("long", 0.5) is True
-        assert 0 < await client.pttl("naap:rc:long") <= 500
-
-        assert await cache.expire("long", 0) is True  # 0: persist
-        assert await client.pttl("naap:rc:long") == -1
-
-        await cache.multi_set([(f"many{i}", b"x") for i in range(1200)])
+        for i in range(1200):
+            await store.set(f"many{i}", b"x", ttl=30)
         await client.set("someone-else", b"keep")
-        assert await cache.clear() is True  # this namespace only, not FLUSHDB
-        assert await cache.get("k3") is None
-        assert await client.keys("naap:rc:*") == []
+        await store.clear()  # this namespace only, never FLUSHDB
+        assert await client.keys("naap:snap:*") == []
         assert await client.get("someone-else") == b"keep"
-
-        bare = build_cache(redis_test_url, max_entries=1, namespace="")
-        await bare.clear()  # no namespace at all: the whole database
-        await bare.close()
-        assert await client.dbsize() == 0
+        assert await store.ping()
     finally:
         await client.aclose()
-        await cache.close()  # no DeprecationWarning (errors under this suite)
+        await store.aclose()
 
 
-# --- MemoryFlight ------------------------------------------------------------------
+async def test_redis_store_ping_is_false_when_redis_is_down() -> None:
+    store = RedisStore("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    try:
+        assert await store.ping() is False
+    finally:
+        await store.aclose()
 
 
-async def test_memory_flight_runs_one_fetch_for_concurrent_callers() -> None:
-    flight = MemoryFlight()
+# --- SingleFlight --------------------------------------------------------------------
+
+
+async def test_single_flight_runs_one_fetch_for_concurrent_callers() -> None:
+    flight: SingleFlight[bytes] = SingleFlight()
     fetch = Fetcher(value=GZIPPED, delay=0.2)
     results = await asyncio.gather(*(flight.run("k", fetch) for _ in range(100)))
     assert fetch.calls == 1
     assert all(result is GZIPPED for result in results)
     assert (flight.stats.started, flight.stats.joined) == (1, 99)
-    assert flight._tasks == {}  # nothing remembered
+    assert not flight.in_flight("k")  # nothing remembered
     await flight.run("k", fetch)
     assert fetch.calls == 2
     await flight.aclose()
 
 
-async def test_memory_flight_keys_are_independent() -> None:
-    flight = MemoryFlight()
+async def test_single_flight_keys_are_independent() -> None:
+    flight: SingleFlight[bytes] = SingleFlight()
     a, b = Fetcher(value=b"a", delay=0.05), Fetcher(value=b"b", delay=0.05)
     assert list(await asyncio.gather(flight.run("a", a), flight.run("b", b))) == [
         b"a",
@@ -378,8 +202,8 @@ async def test_memory_flight_keys_are_independent() -> None:
     assert (a.calls, b.calls) == (1, 1)
 
 
-async def test_memory_flight_failure_reaches_every_waiter_and_is_not_kept() -> None:
-    flight = MemoryFlight()
+async def test_single_flight_failure_reaches_every_waiter_and_is_not_kept() -> None:
+    flight: SingleFlight[bytes] = SingleFlight()
     failing = Fetcher(delay=0.05, error=RuntimeError("upstream down"))
     results = await asyncio.gather(
         *(flight.run("k", failing) for _ in range(5)), return_exceptions=True
@@ -391,8 +215,8 @@ async def test_memory_flight_failure_reaches_every_waiter_and_is_not_kept() -> N
     assert ok.calls == 1
 
 
-async def test_memory_flight_cancelled_callers_do_not_cancel_the_fetch() -> None:
-    flight = MemoryFlight()
+async def test_single_flight_cancelled_callers_do_not_cancel_the_fetch() -> None:
+    flight: SingleFlight[bytes] = SingleFlight()
     fetch = Fetcher(value=b"v", delay=0.1)
     owner = asyncio.create_task(flight.run("k", fetch))
     await fetch.started.wait()
@@ -407,8 +231,21 @@ async def test_memory_flight_cancelled_callers_do_not_cancel_the_fetch() -> None
     assert owner.cancelled()
 
 
-async def test_memory_flight_aclose_cancels_fetches_in_flight() -> None:
-    flight = MemoryFlight()
+async def test_single_flight_abandoned_run_is_cancelled_when_asked() -> None:
+    flight: SingleFlight[bytes] = SingleFlight(cancel_when_abandoned=True)
+    fetch = Fetcher(value=b"v", delay=10)
+    caller = asyncio.create_task(flight.run("k", fetch))
+    await fetch.started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.sleep(0)
+    assert fetch.finished == 0
+    assert not flight.in_flight("k")
+
+
+async def test_single_flight_aclose_cancels_fetches_in_flight() -> None:
+    flight: SingleFlight[bytes] = SingleFlight()
     fetch = Fetcher(delay=10)
     caller = asyncio.create_task(flight.run("k", fetch))
     await fetch.started.wait()
@@ -416,13 +253,6 @@ async def test_memory_flight_aclose_cancels_fetches_in_flight() -> None:
     with pytest.raises(asyncio.CancelledError):
         await caller
     assert fetch.finished == 0
-
-
-def test_build_flight() -> None:
-    assert isinstance(build_flight(None), MemoryFlight)
-    assert isinstance(build_flight(None), Flight)
-    with pytest.raises(ValueError, match="CACHE_URL"):
-        build_flight("memcached://127.0.0.1")
 
 
 # --- RedisFlight -------------------------------------------------------------------
@@ -453,11 +283,9 @@ async def client(redis_test_url: str) -> AsyncIterator[redis.Redis]:
     await connection.aclose()
 
 
-async def test_build_flight_redis(redis_test_url: str) -> None:
-    flight = build_flight(redis_test_url)
-    assert isinstance(flight, RedisFlight)
-    assert await flight.run("k", Fetcher(value=b"v")) == b"v"
-    await flight.aclose()
+def test_redis_flight_refuses_other_urls_naming_cache_url() -> None:
+    with pytest.raises(ValueError, match="CACHE_URL"):
+        RedisFlight("memcached://127.0.0.1")
 
 
 async def test_redis_flight_one_fetch_for_concurrent_callers(
@@ -470,7 +298,7 @@ async def test_redis_flight_one_fetch_for_concurrent_callers(
     assert all(result == GZIPPED for result in results)
     assert (flight.stats.started, flight.stats.joined) == (1, 49)
     assert await client.get(flight.lease_key("k")) is None  # released
-    assert flight._local == {}
+    assert not flight.in_flight("k")  # nothing remembered
 
 
 async def test_redis_flight_one_fetch_across_two_pools(
@@ -517,7 +345,7 @@ async def test_redis_flight_waiter_takes_over_from_a_dead_owner(
     await client.set(flight.lease_key("k"), b"dead-owner-token", nx=True, px=300)
     fetch = Fetcher(value=b"mine")
     start = time.monotonic()
-    with caplog.at_level(logging.INFO, logger="naap.cache_backends"):
+    with caplog.at_level(logging.INFO, logger="naap.caching.flight"):
         assert await flight.run("k", fetch) == b"mine"
     elapsed = time.monotonic() - start
     assert fetch.calls == 1
@@ -678,7 +506,7 @@ async def test_redis_flight_without_redis_fetches_locally(
     flight = RedisFlight("redis://127.0.0.1:1/0")  # nothing listens on port 1
     fetch = Fetcher(value=b"v", delay=0.05)
     try:
-        with caplog.at_level(logging.WARNING, logger="naap.cache_backends"):
+        with caplog.at_level(logging.WARNING, logger="naap.caching.flight"):
             results = await asyncio.gather(*(flight.run("k", fetch) for _ in range(3)))
     finally:
         await flight.aclose()
@@ -726,7 +554,7 @@ async def test_redis_flight_survives_redis_errors_around_its_own_fetch(
         await asyncio.sleep(0.1)
         return b"still served"
 
-    with caplog.at_level(logging.WARNING, logger="naap.cache_backends"):
+    with caplog.at_level(logging.WARNING, logger="naap.caching.flight"):
         assert await flight.run("k", fetch) == b"still served"
     assert "could not renew the lease" in caplog.text
     assert "could not store the flight result" in caplog.text
@@ -782,7 +610,7 @@ async def test_redis_flight_fetch_must_return_bytes(flights: Flights) -> None:
 _PROCESS = """
 import asyncio, os, sys
 import redis.asyncio as redis
-from app.cache_backends import RedisFlight
+from app.caching.flight import RedisFlight
 
 async def main() -> None:
     url = sys.argv[1]

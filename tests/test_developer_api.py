@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from rest_facade.handler import OPERATIONS_DIR
+from rest_facade.prepare import OPERATIONS_DIR
 from rest_facade.routes import ROUTES, RestRoute
 from tests.conftest import Clock, auth, make_settings, open_client
 

@@ -345,7 +345,7 @@ async def test_job_feed_reports_failure_in_band_when_its_upstream_fails(
 # --- unexpected exceptions are masked ---------------------------------------------
 @pytest.fixture
 def gpu_capacity_explodes(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def boom(self: AnalyticsClient, *, bypass: bool = False) -> GPUCapacity:
+    async def boom(self: AnalyticsClient) -> GPUCapacity:
         raise RuntimeError("secret detail")
 
     monkeypatch.setattr(AnalyticsClient, "dashboard_gpu_capacity", boom)

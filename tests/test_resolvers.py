@@ -9,7 +9,6 @@ client is a stub returning the rows given to it.
 from __future__ import annotations
 
 import math
-import types
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
@@ -17,7 +16,6 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from app.cache import UpstreamCache
 from app.context import Context, Services
 from app.errors import UpstreamStatusError, UpstreamUnavailable
 from app.netmodels import NetModel, net_capacity, network_models, price_stats
@@ -46,7 +44,7 @@ from resolvers.catalog import merge_catalog
 from resolvers.fees import build_fees, percent_change
 from resolvers.jobs import to_entry
 from resolvers.orchestrators import build_rows, merge_inventory, split_capability
-from resolvers.pricing import pricing
+from resolvers.pricing import load_pricing, pricing_args
 
 LIVE = "live-video-to-video"
 
@@ -500,13 +498,13 @@ class StubAnalytics:
             raise value
         return value
 
-    async def dashboard_pricing(self, *, bypass: bool = False) -> list[PriceRow]:
+    async def dashboard_pricing(self) -> list[PriceRow]:
         return cast(list[PriceRow], self._answer(self._prices))
 
-    async def streaming_models(self, *, bypass: bool = False) -> list[ModelInventory]:
+    async def streaming_models(self) -> list[ModelInventory]:
         return cast(list[ModelInventory], self._answer(self._streaming))
 
-    async def requests_models(self, *, bypass: bool = False) -> list[ModelInventory]:
+    async def requests_models(self) -> list[ModelInventory]:
         return cast(list[ModelInventory], self._answer(self._requests))
 
 
@@ -523,24 +521,20 @@ def make_context(analytics: Any, *, eth_usd: float = 3000.0) -> Context:
         subgraph=cast(SubgraphClient, None),
         l1=cast(L1RpcClient, None),
         now=lambda: datetime(2026, 5, 6, 15, tzinfo=UTC),
-        cache=UpstreamCache(),
         # Pricing touches neither the database nor authentication.
         db=cast(Any, None),
         verifier=cast(Any, None),
         oauth=cast(Any, None),
         box=cast(Any, None),
         limiter=cast(Any, None),
-        responses=cast(Any, None),
-        freshness={},
+        snapshots=cast(Any, None),
+        reads=cast(Any, None),
     )
     return Context(services=services)
 
 
 async def run_pricing(context: Context) -> list[PipelinePricing]:
-    info = types.SimpleNamespace(context=context)
-    rows = await pricing(cast(Any, info))
-    assert rows is not None
-    return rows
+    return await load_pricing(context, pricing_args())
 
 
 async def test_pricing_rows_are_sorted_by_price_descending() -> None:
@@ -650,11 +644,10 @@ async def test_pricing_is_empty_when_the_upstream_price_list_is_null() -> None:
         base_url="http://up/v1",
         timeout=1,
         connect_timeout=1,
-        cache=UpstreamCache(),
         transport=httpx.MockTransport(handler),
     )
     try:
-        client = AnalyticsClient(http, ttl=60, job_feed_ttl=5)
+        client = AnalyticsClient(http)
         assert await run_pricing(make_context(client)) == []
     finally:
         await http.aclose()

@@ -1,8 +1,8 @@
-"""The response cache (app/response_cache.py) through the HTTP surfaces, in process.
+"""The cached read (app/caching) through the HTTP surfaces, in process.
 
 Every test drives the real app (REST facade and `/graphql`) on the in-process
-simulator and counts upstream calls with `simulator.state.calls`. The response
-cache's own clock (`services.responses.clock`, epoch seconds) is replaced by a
+simulator and counts upstream calls with `simulator.state.calls`. The snapshots'
+own clock (`services.snapshots.clock`, epoch seconds) is replaced by a
 `CacheClock` where a test needs entries to age; the `clock` fixture moves the
 simulator's data (and the app's notion of "now") instead.
 """
@@ -19,9 +19,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.graphql.endpoint import MAX_CACHEABLE_QUERY, plan_for
+from app.caching.render import GZIP_MIN_BYTES
+from app.caching.snapshots import Snapshots
+from app.caching.stores import MemoryStore
+from app.graphql.endpoint import MAX_CACHEABLE_QUERY
 from app.main import create_app
-from app.response_cache import GZIP_MIN_BYTES, ResponseCache
 from simulator import Fault
 from tests.conftest import Clock, auth, make_settings, serve
 
@@ -56,15 +58,22 @@ class CacheClock:
         self.now += seconds
 
 
-def responses(app: Starlette) -> ResponseCache:
-    cache: ResponseCache = app.state.services.responses
-    return cache
+def snapshots(app: Starlette) -> Snapshots:
+    found: Snapshots = app.state.services.snapshots
+    return found
+
+
+def stored(app: Starlette) -> int:
+    """How many snapshots the app's in-process store holds."""
+    store = snapshots(app).store
+    assert isinstance(store, MemoryStore)
+    return len(store)
 
 
 def install_clock(app: Starlette) -> CacheClock:
-    """Replace the app's response-cache clock (before its first request)."""
+    """Replace the app's snapshot clock (before its first request)."""
     cache_clock = CacheClock()
-    responses(app).clock = cache_clock
+    snapshots(app).clock = cache_clock
     return cache_clock
 
 
@@ -128,7 +137,7 @@ async def test_cold_key_is_fetched_once_when_100_requests_arrive_together(
     assert len({r.content for r in answers}) == 1
     assert answers[0].json()["timeframeHours"] == 24
     assert {r.headers["x-cache"] for r in answers} == {"MISS"}
-    flight = responses(app).flight.stats
+    flight = snapshots(app).flight.stats
     assert (flight.started, flight.joined) == (1, 99)
 
 
@@ -145,9 +154,9 @@ async def test_stale_entry_is_served_when_upstream_is_down(
     cache_clock.advance(DASHBOARD_FRESH + 1)
 
     stale = await client.get(KPI)
-    await responses(app).drain()  # its background refresh fails
+    await snapshots(app).drain()  # its background refresh fails
     again = await client.get(KPI)
-    await responses(app).drain()
+    await snapshots(app).drain()
 
     for response in (stale, again):
         assert response.status_code == 200
@@ -184,7 +193,7 @@ async def test_cold_key_answers_503_quickly_when_upstream_refuses_connections() 
     assert_unavailable(first)
     assert_unavailable(second)
     assert second.headers.get("x-cache") != "HIT"
-    assert len(responses(app).backend) == 0
+    assert stored(app) == 0
 
 
 async def test_failure_is_not_cached_when_upstream_recovers(
@@ -214,7 +223,7 @@ async def test_degraded_answer_is_not_stored(faulty_app: Build) -> None:
         assert response.headers["x-cache"] == "MISS"
         assert response.headers["cache-control"] == FAILURE_CACHE
     assert calls(sim, "dashboard/orchestrators") == 2
-    assert len(responses(app).backend) == 0
+    assert stored(app) == 0
 
 
 # --- freshness ------------------------------------------------------------------------
@@ -248,10 +257,10 @@ async def test_expired_entry_is_refreshed_once_when_50_requests_arrive(
     assert {r.content for r in burst} == {old.content}
     assert {r.headers["x-data-age"] for r in burst} == {"90"}
 
-    await responses(app).drain()
+    await snapshots(app).drain()
     assert calls(simulator) == 2
-    assert responses(app).stats.refreshes == 1
-    assert responses(app).flight.stats.started == 2  # the first fetch, one refresh
+    assert snapshots(app).stats.refreshes == 1
+    assert snapshots(app).flight.stats.started == 2  # the first fetch, one refresh
     simulator.state.faults.clear()
     after = await client.get(KPI)
     assert after.headers["x-cache"] == "HIT"
@@ -419,16 +428,15 @@ async def test_memory_stays_bounded_when_500_distinct_keys_are_requested(
     assert len(paths) == 500
     async with serve(app) as http:
         answers = await get_all(http, paths)
-        backend = responses(app).backend
         assert {r.status_code for r in answers} == {200}
-        assert len(backend) <= 50
+        assert stored(app) <= 50
         assert calls(sim) + calls(sim, "dashboard/pipelines") == 368
         # The most recent keys are the ones kept.
         last = await http.get(paths[-1])
         assert last.headers["x-cache"] == "HIT"
         evicted = await http.get(paths[0])
         assert evicted.headers["x-cache"] == "MISS"
-        assert len(backend) <= 50
+        assert stored(app) <= 50
 
 
 async def test_graphql_mixing_public_and_private_fields_is_never_shared(
@@ -443,8 +451,9 @@ async def test_graphql_mixing_public_and_private_fields_is_never_shared(
         assert body["data"]["kpi"]["timeframeHours"] == 24
         assert "x-cache" not in response.headers
         assert response.headers["cache-control"] == "private, no-store"
-    assert calls(simulator) == 2
-    assert len(responses(app).backend) == 0
+    # The answer is private; the public data in it is the shared snapshot.
+    assert calls(simulator) == 1
+    assert stored(app) == 1
 
 
 # --- GraphQL --------------------------------------------------------------------------
@@ -502,7 +511,7 @@ async def test_graphql_cache_follows_job_feed_when_query_includes_it(
 
     cache_clock.advance(JOB_FEED_FRESH + 1)  # still fresh as a dashboard entry
     later = await graphql(client, query)
-    await responses(app).drain()
+    await snapshots(app).drain()
     assert later.headers["x-cache"] == "STALE"
 
 
@@ -515,7 +524,7 @@ async def test_graphql_query_with_error_is_not_cached(
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
         assert response.headers.get("x-cache") != "HIT"
         assert response.headers["cache-control"] != SUCCESS_CACHE
-    assert len(responses(app).backend) == 0
+    assert stored(app) == 0
 
 
 # --- refresh=1 ------------------------------------------------------------------------
@@ -549,7 +558,7 @@ async def test_refresh_shares_the_inflight_fetch_with_plain_requests(
             http.get(f"{KPI}?refresh=1"), *(http.get(KPI) for _ in range(10))
         )
     assert calls(sim) == 1
-    flight = responses(app).flight.stats
+    flight = snapshots(app).flight.stats
     assert (flight.started, flight.joined) == (1, 10)
     assert {r.status_code for r in (refresh, *plain)} == {200}
     assert {r.content for r in plain} == {refresh.content}
@@ -557,28 +566,14 @@ async def test_refresh_shares_the_inflight_fetch_with_plain_requests(
     assert {r.headers["cache-control"] for r in plain} == {SUCCESS_CACHE}
 
 
-async def test_refresh_reaches_the_upstream_when_upstream_results_are_kept(
-    faulty_app: Build,
-) -> None:
-    # Below the response cache, upstream results may be kept (UPSTREAM_CACHE_TTL);
-    # refresh=1 must bypass those too (rest_facade/routes.py).
-    app, sim = faulty_app({}, upstream_cache_ttl=300.0)
-    async with serve(app) as http:
-        await http.get(KPI)
-        refreshed = await http.get(f"{KPI}?refresh=1")
-    assert refreshed.status_code == 200
-    assert calls(sim) == 2
-
-
 async def test_very_long_public_query_is_answered_but_not_planned_or_shared(
     client: httpx.AsyncClient,
 ) -> None:
     padding = "#" + "x" * MAX_CACHEABLE_QUERY + "\n"
     query = padding + "{ protocol { currentRound } }"
-    plan_for.cache_clear()
     first = await client.post("/graphql", json={"query": query})
     second = await client.post("/graphql", json={"query": query})
     assert first.status_code == second.status_code == 200
     assert first.json()["data"]["protocol"]["currentRound"] > 0
     assert "x-cache" not in second.headers
-    assert plan_for.cache_info().currsize == 0
+    assert second.headers["cache-control"] == "private, no-store"

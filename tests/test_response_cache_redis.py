@@ -1,5 +1,5 @@
-"""The response cache on Redis (`CACHE_URL`): storage and single flight shared by
-several app instances, in process and across two real worker processes.
+"""Snapshots on Redis (`CACHE_URL`): storage and single flight shared by several
+app instances, in process and across two real worker processes.
 
 Needs TEST_REDIS_URL (see tests/redisutil.py): skipped locally without it, failed
 under CI=true. Every test starts from a flushed database (`redis_test_url`).
@@ -22,14 +22,14 @@ import pytest
 import redis.asyncio as redis
 from starlette.applications import Starlette
 
-from app.response_cache import ResponseCache
+from app.caching.snapshots import Snapshots
 from simulator import Fault, create_simulator
 from tests.conftest import serve, serve_on_loopback
 from tests.redisutil import redis_test_url
 
 ROOT = Path(__file__).resolve().parents[1]
 KPI = "/api/v1/dashboard/kpi"
-ENTRY_PATTERN = "naap:rc:*"  # app/cache_backends.py build_cache's namespace
+ENTRY_PATTERN = "naap:snap:*"  # app/caching/stores.py RedisStore's namespace
 DASHBOARD_FRESH = 60.0
 GZIP = {"accept-encoding": "gzip"}
 IDENTITY = {"accept-encoding": "identity"}
@@ -41,7 +41,7 @@ __all__ = ["redis_test_url"]  # a fixture, used by name
 
 
 class CacheClock:
-    """A settable epoch clock for the response cache."""
+    """A settable epoch clock for the snapshots."""
 
     def __init__(self, now: float) -> None:
         self.now = now
@@ -50,9 +50,9 @@ class CacheClock:
         return self.now
 
 
-def responses(app: Starlette) -> ResponseCache:
-    cache: ResponseCache = app.state.services.responses
-    return cache
+def snapshots(app: Starlette) -> Snapshots:
+    found: Snapshots = app.state.services.snapshots
+    return found
 
 
 def calls(sim: Starlette, key: str = "dashboard/kpi") -> int:
@@ -275,16 +275,16 @@ async def test_stale_redis_entry_is_served_when_upstream_is_down(
     faulty_app: Build, redis_test_url: str
 ) -> None:
     app, sim = faulty_app({}, cache_url=redis_test_url)
-    cache_clock = CacheClock(responses(app).clock())
-    responses(app).clock = cache_clock
+    cache_clock = CacheClock(snapshots(app).clock())
+    snapshots(app).clock = cache_clock
     async with serve(app) as http:
         first = await http.get(KPI)
         sim.state.faults["dashboard/kpi"] = Fault(status=500)
         cache_clock.now += DASHBOARD_FRESH + 1
         stale = await http.get(KPI)
-        await responses(app).drain()  # its background refresh fails
+        await snapshots(app).drain()  # its background refresh fails
         again = await http.get(KPI)
-        await responses(app).drain()
+        await snapshots(app).drain()
     for response in (stale, again):
         assert response.status_code == 200
         assert response.headers["x-cache"] == "STALE"

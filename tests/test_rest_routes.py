@@ -440,7 +440,7 @@ async def _upstream_params(
     upstream_path: str,
 ) -> tuple[int, dict[str, list[str]] | None]:
     """GET `url` on a cold cache; the query of the one upstream call to the path."""
-    await app.state.services.responses.clear()
+    await app.state.services.snapshots.clear()
     recorder.calls.clear()
     response = await client.get(url)
     made = recorder.to(upstream_path)
@@ -503,7 +503,7 @@ async def test_pipelines_limit_is_clamped_to_1_200(
 ) -> None:
     mismatches: list[tuple[object, ...]] = []
     for label, query, limit in LIMIT_VECTORS:
-        await app.state.services.responses.clear()
+        await app.state.services.snapshots.clear()
         recorder.calls.clear()
         response = await client.get(f"{PREFIX}pipelines?{query}")
         [call] = recorder.to("/v1/dashboard/pipelines")
@@ -568,7 +568,7 @@ async def test_fees_days_selects_that_many_days(
 ) -> None:
     mismatches: list[tuple[object, ...]] = []
     for label, query, days in FEES_ACCEPTED:
-        await app.state.services.responses.clear()
+        await app.state.services.snapshots.clear()
         recorder.calls.clear()
         response = await client.get(f"{PREFIX}fees?{query}")
         if response.status_code != 200:

@@ -1,6 +1,6 @@
 """The three upstream clients at the httpx edge, with `httpx.MockTransport`.
 
-Each test builds a real `JsonTransport` (and the shared `UpstreamCache`) around a
+Each test builds a real `JsonTransport` around a
 handler that records the requests it saw, then checks the URL/body sent, the
 typed result, the failure type, or the cache seam's sharing and expiry.
 """
@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.cache import UpstreamCache
 from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
 from app.upstream._http import JsonTransport
 from app.upstream.analytics import (
@@ -94,7 +93,6 @@ async def make_http() -> AsyncIterator[Factory]:
     def build(
         handler: Handler,
         *,
-        cache: UpstreamCache | None = None,
         timeout: float = 1.0,
         base_url: str = BASE,
         name: str = "analytics",
@@ -104,7 +102,6 @@ async def make_http() -> AsyncIterator[Factory]:
             base_url=base_url,
             timeout=timeout,
             connect_timeout=1,
-            cache=cache if cache is not None else UpstreamCache(),
             transport=httpx.MockTransport(handler),
         )
         built.append(http)
@@ -115,8 +112,8 @@ async def make_http() -> AsyncIterator[Factory]:
         await http.aclose()
 
 
-def analytics(http: JsonTransport, *, ttl: float = 60.0) -> AnalyticsClient:
-    return AnalyticsClient(http, ttl=ttl, job_feed_ttl=5.0)
+def analytics(http: JsonTransport) -> AnalyticsClient:
+    return AnalyticsClient(http)
 
 
 # --- fixtures of upstream bodies ------------------------------------------------------
@@ -233,7 +230,7 @@ async def test_subgraph_posts_query_and_variables_to_exact_base_url(
     make_http: Factory, base_url: str
 ) -> None:
     handler = Recorder({"data": {"days": [], "protocol": None}})
-    client = SubgraphClient(make_http(handler, base_url=base_url), ttl=60)
+    client = SubgraphClient(make_http(handler, base_url=base_url))
 
     await client.fees_overview(first=30)
 
@@ -249,7 +246,7 @@ async def test_subgraph_posts_query_and_variables_to_exact_base_url(
 
 async def test_rpc_posts_eth_block_number_to_base_url(make_http: Factory) -> None:
     handler = Recorder({"jsonrpc": "2.0", "id": 1, "result": "0x10"})
-    client = L1RpcClient(make_http(handler, base_url="http://rpc.example/key"), ttl=60)
+    client = L1RpcClient(make_http(handler, base_url="http://rpc.example/key"))
 
     await client.block_number()
 
@@ -658,7 +655,7 @@ async def test_subgraph_protocol_numbers_as_strings_become_numbers(
         }
     }
     handler = Recorder(body)
-    client = SubgraphClient(make_http(handler, name="subgraph"), ttl=60)
+    client = SubgraphClient(make_http(handler, name="subgraph"))
 
     overview = await client.protocol_overview()
 
@@ -683,7 +680,7 @@ async def test_subgraph_fees_numbers_as_strings_become_floats(
             "protocol": {"totalVolumeETH": "4213.87", "totalVolumeUSD": None},
         }
     }
-    client = SubgraphClient(make_http(Recorder(body), name="subgraph"), ttl=60)
+    client = SubgraphClient(make_http(Recorder(body), name="subgraph"))
 
     fees = await client.fees_overview(first=7)
 
@@ -710,7 +707,7 @@ async def test_subgraph_fees_day_with_non_numeric_date_is_dropped(
             "protocol": None,
         }
     }
-    client = SubgraphClient(make_http(Recorder(body), name="subgraph"), ttl=60)
+    client = SubgraphClient(make_http(Recorder(body), name="subgraph"))
 
     fees = await client.fees_overview(first=7)
 
@@ -729,7 +726,7 @@ async def test_subgraph_fees_day_with_non_numeric_date_is_dropped(
 async def test_subgraph_errors_or_bad_data_are_bad_payload(
     make_http: Factory, body: dict[str, Any]
 ) -> None:
-    client = SubgraphClient(make_http(Recorder(body), name="subgraph"), ttl=60)
+    client = SubgraphClient(make_http(Recorder(body), name="subgraph"))
 
     with pytest.raises(UpstreamBadPayload):
         await client.fees_overview(first=7)
@@ -739,7 +736,7 @@ async def test_subgraph_protocol_without_current_round_is_bad_payload(
     make_http: Factory,
 ) -> None:
     body = {"data": {"protocol": {"roundLength": "5760", "currentRound": None}}}
-    client = SubgraphClient(make_http(Recorder(body), name="subgraph"), ttl=60)
+    client = SubgraphClient(make_http(Recorder(body), name="subgraph"))
 
     with pytest.raises(UpstreamBadPayload):
         await client.protocol_overview()
@@ -750,7 +747,7 @@ async def test_rpc_hex_result_is_an_int(
     make_http: Factory, result: str, block: int
 ) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "result": result}
-    client = L1RpcClient(make_http(Recorder(body), name="l1-rpc"), ttl=60)
+    client = L1RpcClient(make_http(Recorder(body), name="l1-rpc"))
 
     assert await client.block_number() == block
 
@@ -767,7 +764,7 @@ async def test_rpc_hex_result_is_an_int(
 async def test_rpc_error_or_bad_result_is_bad_payload(
     make_http: Factory, body: Any
 ) -> None:
-    client = L1RpcClient(make_http(Recorder(body), name="l1-rpc"), ttl=60)
+    client = L1RpcClient(make_http(Recorder(body), name="l1-rpc"))
 
     with pytest.raises(UpstreamBadPayload):
         await client.block_number()
@@ -860,7 +857,6 @@ async def test_oversized_body_is_bad_payload(make_http: Factory) -> None:
         base_url=BASE,
         timeout=1,
         connect_timeout=1,
-        cache=UpstreamCache(),
         transport=httpx.MockTransport(Recorder(content=b"[" + b"1," * 100 + b"1]")),
         max_body_bytes=64,
     )
@@ -888,15 +884,7 @@ async def test_malformed_row_is_dropped_and_counted(make_http: Factory) -> None:
     assert dropped_rows("dashboard/orchestrators") == before + 2
 
 
-# --- the cache seam -------------------------------------------------------------------
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
+# --- calls in flight are shared; nothing is kept --------------------------------------
 async def test_concurrent_identical_calls_share_one_upstream_request(
     make_http: Factory,
 ) -> None:
@@ -913,67 +901,40 @@ async def test_concurrent_identical_calls_share_one_upstream_request(
     assert results[0][0].name == "LLM"
 
 
-async def test_second_call_within_ttl_makes_no_request(make_http: Factory) -> None:
-    clock = FakeClock()
-    handler = Recorder(None)
-    client = analytics(make_http(handler, cache=UpstreamCache(clock=clock)), ttl=60)
-
-    await client.dashboard_pricing()
-    clock.now += 59.9
-    await client.dashboard_pricing()
-
-    assert handler.calls == 1
-
-
-async def test_call_after_ttl_makes_a_new_request(make_http: Factory) -> None:
-    clock = FakeClock()
-    handler = Recorder(None)
-    client = analytics(make_http(handler, cache=UpstreamCache(clock=clock)), ttl=60)
-
-    await client.dashboard_pricing()
-    clock.now += 60.0
-    await client.dashboard_pricing()
-
-    assert handler.calls == 2
-
-
-async def test_zero_ttl_stores_nothing(make_http: Factory) -> None:
-    handler = Recorder(None)
-    cache = UpstreamCache()
-    client = analytics(make_http(handler, cache=cache), ttl=0)
-
-    await client.dashboard_pricing()
-    await client.dashboard_pricing()
-
-    assert handler.calls == 2
-    assert len(cache) == 0
-
-
-async def test_different_parameters_are_different_cache_entries(
+async def test_calls_in_flight_share_a_request_only_when_their_parameters_match(
     make_http: Factory,
 ) -> None:
-    handler = Recorder(STREAMING_KPI)
+    handler = Recorder(STREAMING_KPI, delay=0.05)
     client = analytics(make_http(handler))
 
-    await client.dashboard_kpi(window="24h")
-    await client.dashboard_kpi(window="12h")
-    await client.dashboard_kpi(window="24h", pipeline="llm")
-    await client.dashboard_kpi(window="24h")
+    await asyncio.gather(
+        client.dashboard_kpi(window="24h"),
+        client.dashboard_kpi(window="12h"),
+        client.dashboard_kpi(window="24h", pipeline="llm"),
+        client.dashboard_kpi(window="24h"),
+    )
 
     assert handler.calls == 3
 
 
-async def test_clients_sharing_a_cache_do_not_share_entries(
-    make_http: Factory,
-) -> None:
-    cache = UpstreamCache()
-    one = Recorder({"jsonrpc": "2.0", "id": 1, "result": "0x1"})
-    two = Recorder({"jsonrpc": "2.0", "id": 1, "result": "0x2"})
-    first = L1RpcClient(make_http(one, cache=cache, name="one"), ttl=60)
-    second = L1RpcClient(make_http(two, cache=cache, name="two"), ttl=60)
+async def test_a_finished_call_is_not_kept(make_http: Factory) -> None:
+    handler = Recorder(None)
+    client = analytics(make_http(handler))
 
-    assert await first.block_number() == 1
-    assert await second.block_number() == 2
+    await client.dashboard_pricing()
+    await client.dashboard_pricing()
+
+    assert handler.calls == 2
+
+
+async def test_two_clients_never_share_a_call(make_http: Factory) -> None:
+    one = Recorder({"jsonrpc": "2.0", "id": 1, "result": "0x1"}, delay=0.05)
+    two = Recorder({"jsonrpc": "2.0", "id": 1, "result": "0x2"}, delay=0.05)
+    first = L1RpcClient(make_http(one, name="one"))
+    second = L1RpcClient(make_http(two, name="two"))
+
+    both = await asyncio.gather(first.block_number(), second.block_number())
+    assert list(both) == [1, 2]
 
 
 async def test_failure_is_not_cached_and_every_waiter_gets_it(
@@ -1029,7 +990,7 @@ async def test_wrong_shape_200_is_not_cached(make_http: Factory) -> None:
 
 async def test_subgraph_errors_response_is_not_cached(make_http: Factory) -> None:
     handler = Recorder({"errors": [{"message": "indexer down"}]})
-    client = SubgraphClient(make_http(handler, name="subgraph"), ttl=60)
+    client = SubgraphClient(make_http(handler, name="subgraph"))
 
     with pytest.raises(UpstreamBadPayload):
         await client.fees_overview(first=7)
@@ -1042,7 +1003,7 @@ async def test_subgraph_errors_response_is_not_cached(make_http: Factory) -> Non
 
 async def test_rpc_error_object_is_not_cached(make_http: Factory) -> None:
     handler = Recorder({"jsonrpc": "2.0", "id": 1, "error": {"code": -1}})
-    client = L1RpcClient(make_http(handler, name="l1-rpc"), ttl=60)
+    client = L1RpcClient(make_http(handler, name="l1-rpc"))
 
     with pytest.raises(UpstreamBadPayload):
         await client.block_number()
@@ -1050,114 +1011,6 @@ async def test_rpc_error_object_is_not_cached(make_http: Factory) -> None:
 
     assert await client.block_number() == 42
     assert handler.calls == 2
-
-
-async def test_bypass_skips_the_stored_value(make_http: Factory) -> None:
-    handler = Recorder([])
-    client = analytics(make_http(handler))
-
-    await client.dashboard_pricing()
-    await client.dashboard_pricing(bypass=True)
-
-    assert handler.calls == 2
-
-
-async def test_bypass_joins_an_in_flight_call(make_http: Factory) -> None:
-    gate = asyncio.Event()
-    handler = Recorder([], gate=gate)
-    client = analytics(make_http(handler))
-
-    first = asyncio.create_task(client.dashboard_pricing())
-    await handler.started.wait()
-    second = asyncio.create_task(client.dashboard_pricing(bypass=True))
-    await asyncio.sleep(0)  # let the bypassing caller reach the in-flight call
-    gate.set()
-
-    results = await asyncio.gather(first, second)
-    assert list(results) == [[], []]
-    assert handler.calls == 1
-
-
-async def test_bypass_result_refreshes_the_stored_value(make_http: Factory) -> None:
-    handler = Recorder([{"id": "old"}])
-    client = analytics(make_http(handler))
-
-    await client.dashboard_pipeline_catalog()
-    handler.reply = [{"id": "new"}]
-    await client.dashboard_pipeline_catalog(bypass=True)
-    cached = await client.dashboard_pipeline_catalog()
-
-    assert [e.id for e in cached] == ["new"]
-    assert handler.calls == 2
-
-
-async def test_cache_is_bounded_by_max_entries(make_http: Factory) -> None:
-    cache = UpstreamCache(max_entries=10)
-
-    async def load_key(key: str) -> str:
-        return await cache.fetch(key, 60, lambda: _value(key))
-
-    for i in range(1000):
-        await load_key(f"k{i}")
-
-    assert len(cache) == 10
-    assert cache.stats.evictions == 990
-    hits = cache.stats.hits
-    await load_key("k999")
-    assert cache.stats.hits == hits + 1
-
-
-async def test_cache_evicts_least_recently_used_entry() -> None:
-    cache = UpstreamCache(max_entries=2)
-    loads: list[str] = []
-
-    async def fetch(key: str) -> str:
-        async def load() -> str:
-            loads.append(key)
-            return key
-
-        return await cache.fetch(key, 60, load)
-
-    await fetch("a")
-    await fetch("b")
-    await fetch("a")  # a is now the most recently used
-    await fetch("c")  # evicts b
-    await fetch("a")
-    await fetch("b")
-
-    assert loads == ["a", "b", "c", "b"]
-
-
-async def test_cache_refreshed_entry_becomes_most_recently_used() -> None:
-    cache = UpstreamCache(max_entries=2)
-    loads: list[str] = []
-
-    async def fetch(key: str, *, bypass: bool = False) -> str:
-        async def load() -> str:
-            loads.append(key)
-            return key
-
-        return await cache.fetch(key, 60, load, bypass=bypass)
-
-    await fetch("a")
-    await fetch("b")
-    await fetch("a", bypass=True)  # re-stored: a is now the most recently used
-    await fetch("c")  # evicts b
-    await fetch("a")
-
-    assert loads == ["a", "b", "a", "c"]
-
-
-async def test_http_cache_is_bounded_by_max_entries(make_http: Factory) -> None:
-    cache = UpstreamCache(max_entries=10)
-    handler = Recorder([])
-    client = analytics(make_http(handler, cache=cache))
-
-    for i in range(50):
-        await client.dashboard_job_feed(limit=i + 1)
-
-    assert handler.calls == 50
-    assert len(cache) == 10
 
 
 async def test_cancelled_waiter_does_not_cancel_the_shared_call(
@@ -1180,7 +1033,7 @@ async def test_cancelled_waiter_does_not_cancel_the_shared_call(
     assert handler.calls == 1
 
 
-async def test_cancelled_only_waiter_still_stores_the_result(
+async def test_cancelled_only_waiter_lets_the_call_finish_for_the_next_one(
     make_http: Factory,
 ) -> None:
     gate = asyncio.Event()
@@ -1192,15 +1045,13 @@ async def test_cancelled_only_waiter_still_stores_the_result(
     impatient.cancel()
     with pytest.raises(asyncio.CancelledError):
         await impatient
+    joining = asyncio.create_task(client.dashboard_pipeline_catalog())
+    await asyncio.sleep(0)  # joins the call still in flight
     gate.set()
-    catalog = await client.dashboard_pipeline_catalog()
+    catalog = await joining
 
     assert [e.id for e in catalog] == ["llm"]
     assert handler.calls == 1
-
-
-async def _value(key: str) -> str:
-    return key
 
 
 # --- metrics labels ------------------------------------------------------------------
@@ -1231,11 +1082,8 @@ async def test_post_upstreams_are_labelled_by_service_and_method(
         make_http(
             Recorder({"jsonrpc": "2.0", "id": 1, "result": "0x10"}), name="m-rpc"
         ),
-        ttl=0,
     )
-    graph = SubgraphClient(
-        make_http(Recorder({"data": {"days": []}}), name="m-graph"), ttl=0
-    )
+    graph = SubgraphClient(make_http(Recorder({"data": {"days": []}}), name="m-graph"))
     before = (
         latency_count("m-rpc", "rpc:eth_blockNumber"),
         latency_count("m-graph", "m-graph"),

@@ -29,7 +29,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.cache import UpstreamCache
 from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
 from app.main import create_app
 from app.settings import Settings
@@ -379,7 +378,6 @@ async def transport(faults: FaultServer) -> AsyncIterator[Callable[..., JsonTran
             "base_url": faults.base_url,
             "timeout": UPSTREAM_TIMEOUT,
             "connect_timeout": 0.5,
-            "cache": UpstreamCache(),
         }
         options.update(overrides)
         http = JsonTransport(**options)
@@ -396,7 +394,7 @@ def raw(body: Any) -> Any:
 
 
 async def get(http: JsonTransport, fault: str, **params: str) -> Any:
-    return await http.get(f"{fault}/v1/dashboard/kpi", params, parse=raw, ttl=0)
+    return await http.get(f"{fault}/v1/dashboard/kpi", params, parse=raw)
 
 
 async def test_calls_share_one_deadline_and_none_starts_after_it(
@@ -625,9 +623,7 @@ async def test_breaker_counts_only_failures_of_the_upstream_itself(
 
     for n in range(2):
         with pytest.raises(error):
-            await http.get(
-                f"{fault}/v1/dashboard/kpi", {"n": str(n)}, parse=parse_kpi, ttl=0
-            )
+            await http.get(f"{fault}/v1/dashboard/kpi", {"n": str(n)}, parse=parse_kpi)
 
     assert breaker.state == ("open" if opens else "closed")
 

@@ -10,7 +10,7 @@ from app.jsmath import js_round, parse_int, pct
 from resolvers.fees import week_start
 from resolvers.jobs import running_for_text
 from resolvers.pricing import output_per_dollar
-from rest_facade.params import JobFeedCache, js_number, poll_seconds
+from rest_facade.cache_rules import JobFeedCache, js_number, poll_seconds
 
 
 @pytest.mark.parametrize(

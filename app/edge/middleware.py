@@ -13,11 +13,11 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.edge.logs import (
@@ -30,9 +30,9 @@ from app.edge.logs import (
 )
 from app.errors import AppError, RateLimited
 from app.metrics import HTTP_STATS, REQUESTS_REFUSED
+from app.provenance import track_data_sources
 from app.ratelimit import ClientAddresses, RateLimiter, client_address
 from app.settings import Settings
-from app.upstream._http import track_data_sources
 from app.upstream.resilience import start_deadline
 
 # Request ids: the client's `X-Request-ID` when it is a short safe token (so no
@@ -136,11 +136,20 @@ class ObservabilityMiddleware:
         error_body: ErrorBody,
         graphql_label: GraphQLLabel,
         deadline: float,
-        static_routes: Mapping[str, Route] | None = None,
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.app = app
         self.deadline = deadline
-        self.static_routes = dict(static_routes or {})
+        # The app's own routes (both tables) that answer one exact path and are
+        # ASGI apps themselves: dispatched by a dict lookup instead of the
+        # router's regex per route (the dashboard's hot path).
+        self.exact = {
+            route.path: route
+            for route in routes
+            if isinstance(route, Route)
+            and not route.param_convertors
+            and route.app is route.endpoint
+        }
         self.limiter = limiter
         self.error_body = error_body
         self.max_body = settings.max_body_bytes
@@ -197,9 +206,7 @@ class ObservabilityMiddleware:
                         x_cache = value
                         break
                 headers = [*headers, *own_headers]
-                if "simulator" in sources and not any(
-                    name == b"x-data-source" for name, _ in headers
-                ):
+                if "simulator" in sources:  # the one place this label is set
                     headers.append((b"x-data-source", b"simulator"))
                 message["headers"] = headers
             await send(message)
@@ -235,16 +242,13 @@ class ObservabilityMiddleware:
                 # /graphql: keep the document too, for the operation label.
                 body = _BodyCounter(receive, self.max_body, path == GRAPHQL_PATH)
                 inner_receive = body.receive
-            route = self.static_routes.get(path)
+            route = self.exact.get(path)
             try:
                 if route is not None and method in route_methods(route):
-                    # A static REST row: a dict lookup instead of Starlette's
-                    # router (a regex per route per request) and its exception
-                    # middleware; see `static_routes`.
                     scope["route"] = route
                     scope["endpoint"] = route.endpoint
                     scope["path_params"] = {}
-                    await route.endpoint(scope, inner_receive, send_observed)
+                    await route.app(scope, inner_receive, send_observed)
                 else:
                     await self.app(scope, inner_receive, send_observed)
             except RateLimited as exc:  # past routing: the upstream tier, on a miss

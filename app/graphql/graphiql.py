@@ -24,6 +24,21 @@ import html
 import json
 from pathlib import Path
 
+# The editor's first document: the Network Overview in one request.
+DEFAULT_QUERY = """\
+# The Network Overview in one request. Try changing timeframe, or Ctrl+Space.
+query Overview($timeframe: String = "24") {
+  kpi(timeframe: $timeframe) {
+    successRate { value delta }
+    dailySessionCount { value delta }
+    timeframeHours
+  }
+  pipelines(limit: 5, timeframe: $timeframe) { name sessions mins avgFps color }
+  protocol { currentRound blockProgress totalBlocks totalStakedLPT }
+  jobFeed(limit: 5) { streams { id pipeline status runningFor } queryFailed }
+}
+"""
+
 ASSET_FILES: tuple[str, ...] = (
     "react.production.min.js",
     "react-dom.production.min.js",

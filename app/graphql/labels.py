@@ -9,7 +9,7 @@ import orjson
 from graphql import GraphQLError, parse
 from starlette.types import Scope
 
-from app.graphql.limits import selected_operation
+from app.caching.plan import selected_operation
 
 MAX_LABEL_FIELDS = 3
 # GraphQL documents larger than this are labelled without being parsed.
@@ -60,7 +60,7 @@ class OperationLabels:
         if selected is None:
             return "invalid"
         kind = selected[0].operation.value
-        names = selected[1]
+        names = {field.name.value for field in selected[1]}
         if names and all(n.startswith("__") for n in names):
             return "introspection"
         names.discard("__typename")

@@ -322,49 +322,6 @@ class GraphQLLimits(SchemaExtension):
         yield
 
 
-def selected_operation(
-    document: DocumentNode, operation_name: str | None
-) -> tuple[OperationDefinitionNode, set[str]] | None:
-    """The operation a request runs and the root fields it selects, through inline
-    fragments and fragment spreads (each fragment expanded once, so a cycle ends);
-    None unless exactly one operation matches and every spread fragment exists.
-
-    Used before validation (the response cache's plan, the metrics label), so it
-    must be safe on any parsed document.
-    """
-    operations = [
-        d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-    ]
-    if operation_name is not None:
-        operations = [
-            o for o in operations if o.name and o.name.value == operation_name
-        ]
-    if len(operations) != 1:
-        return None
-    fragments = {
-        d.name.value: d
-        for d in document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    names: set[str] = set()
-    expanded: set[str] = set()
-    pending = [operations[0].selection_set]
-    while pending:
-        for selection in pending.pop().selections:
-            if isinstance(selection, FieldNode):
-                names.add(selection.name.value)
-            elif isinstance(selection, InlineFragmentNode):
-                pending.append(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name not in fragments:
-                    return None
-                if name not in expanded:
-                    expanded.add(name)
-                    pending.append(fragments[name].selection_set)
-    return operations[0], names
-
-
 def limits_extension(settings: Settings) -> Callable[[], GraphQLLimits]:
     """The schema extension factory holding this server's limits; it also runs
     the spec's validation (cached), in place of Strawberry's ValidationCache."""

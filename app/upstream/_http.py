@@ -1,24 +1,12 @@
-"""HTTP plumbing shared by the three upstream clients (not a client itself).
+"""The HTTP layer the three upstream clients share (not a client itself).
 
 Each client owns one `JsonTransport`: a long-lived `httpx.AsyncClient` with its own
-timeouts, an optional injected `transport=` (the simulator through
-`httpx.ASGITransport`, or an `httpx.MockTransport` in a unit test), a circuit
-breaker, and the shared `UpstreamCache`. Every call:
-
-- fails fast while the upstream's breaker is open (`breaker.py`);
-- is bounded by min(the upstream's total timeout, the time left of the request's
-  deadline) with `asyncio.timeout` (`resilience.py`): httpx's read timeout is per
-  chunk, so without it a body dripping one byte a second would never time out.
-  No time left: `UpstreamTimeout` without a call;
-- is retried at most once, on a connection failure or 502/503/504, within the
-  time left (`resilience.py` says when and why that is safe);
-- never follows redirects (an upstream redirect is a misconfiguration to surface);
-- reads at most `max_body_bytes` (a larger declared or streamed body is refused,
-  so memory stays bounded by the cap, not by what the upstream sends);
-- turns every failure into one of `UpstreamTimeout`, `UpstreamStatusError`,
-  `UpstreamBadPayload`, `BreakerOpen`, so resolvers never see httpx;
-- is measured: `UPSTREAM_LATENCY` per attempt, `UPSTREAM_ERRORS` per failed
-  attempt (and per call refused by the breaker or the deadline), by kind.
+timeouts and circuit breaker. Every call fails fast while the breaker is open, is
+bounded by min(its upstream's timeout, the request's time left), is retried at
+most once (connection failures, 502/503/504), never follows redirects, reads at
+most 16 MiB, shares identical calls in flight, is measured, and fails only as
+`UpstreamTimeout`, `UpstreamStatusError`, `UpstreamBadPayload` or `BreakerOpen`:
+resolvers never see httpx.
 """
 
 from __future__ import annotations
@@ -27,14 +15,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import orjson
 
-from app.cache import UpstreamCache
+from app.caching.flight import SingleFlight
 from app.errors import (
     UpstreamBadPayload,
     UpstreamStatusError,
@@ -42,6 +29,7 @@ from app.errors import (
     UpstreamUnavailable,
 )
 from app.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY, UPSTREAM_RETRIES
+from app.provenance import mark_source
 from app.upstream.breaker import BreakerOpen, CircuitBreaker, State
 from app.upstream.resilience import (
     RETRY_STATUSES,
@@ -58,30 +46,12 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 # passes REQUEST_DEADLINE.
 DEFAULT_DEADLINE = 25.0
 
-# The data sources a request's responses were built from ("simulator" when a
-# simulated upstream answered). The server's middleware opens a set per request and
-# reads it when the response starts.
-_data_sources: ContextVar[set[str] | None] = ContextVar("data_sources", default=None)
-
-
-def track_data_sources() -> set[str]:
-    sources: set[str] = set()
-    _data_sources.set(sources)
-    return sources
-
-
-def _mark_source(source: str) -> None:
-    sources = _data_sources.get()
-    if sources is not None:
-        sources.add(source)
-
 
 class UpstreamClient:
-    """What the three clients share: their transport, TTL and lifecycle."""
+    """What the three clients share: their transport and lifecycle."""
 
-    def __init__(self, http: JsonTransport, *, ttl: float) -> None:
+    def __init__(self, http: JsonTransport) -> None:
         self._http = http
-        self._ttl = ttl
 
     @property
     def simulated(self) -> bool:
@@ -119,7 +89,6 @@ class JsonTransport:
         base_url: str,
         timeout: float,
         connect_timeout: float,
-        cache: UpstreamCache,
         transport: httpx.AsyncBaseTransport | None = None,
         simulated: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
@@ -131,7 +100,7 @@ class JsonTransport:
         self.timeout = timeout
         self.simulated = simulated
         self.breaker = breaker or CircuitBreaker(name, failures=5, reset=30.0)
-        self._cache = cache
+        self._in_flight: SingleFlight[Any] = SingleFlight()
         self._max_body_bytes = max_body_bytes
         self._deadline = deadline
         self._retries = retries
@@ -154,17 +123,12 @@ class JsonTransport:
         params: Mapping[str, str] | None,
         *,
         parse: Callable[[Any], T],
-        ttl: float,
-        bypass: bool = False,
         endpoint: str | None = None,
     ) -> T:
-        """GET `path`; `parse` turns the JSON body into the typed result.
-
-        Parsing happens inside the cached loader, so only a body that parsed is
-        ever stored: a 200 of the wrong shape (a subgraph `errors` list, a JSON-RPC
-        error object) fails like any other upstream error and is retried next time.
-        `endpoint` labels the metrics (default: the path, never its query values).
-        """
+        """GET `path`; `parse` turns the JSON body into the typed result, so a 200
+        of the wrong shape (a subgraph `errors` list, a JSON-RPC error object)
+        fails like any other upstream error. `endpoint` labels the metrics
+        (default: the path, never its query values)."""
         query = sorted((params or {}).items())
         key = f"{self.name} GET {path}?" + "&".join(f"{k}={v}" for k, v in query)
 
@@ -172,7 +136,7 @@ class JsonTransport:
             raw = await self._call("GET", path, endpoint or path, params=dict(query))
             return self._parse(raw, parse, endpoint or path)
 
-        return await self._fetch(key, ttl, load, bypass)
+        return await self._shared(key, load)
 
     async def post(
         self,
@@ -180,8 +144,6 @@ class JsonTransport:
         payload: Mapping[str, Any],
         *,
         parse: Callable[[Any], T],
-        ttl: float,
-        bypass: bool = False,
         endpoint: str | None = None,
     ) -> T:
         """POST a read-only query (subgraph GraphQL, JSON-RPC reads): idempotent."""
@@ -193,14 +155,14 @@ class JsonTransport:
             raw = await self._call("POST", path, label, content=body)
             return self._parse(raw, parse, label)
 
-        return await self._fetch(key, ttl, load, bypass)
+        return await self._shared(key, load)
 
-    async def _fetch(
-        self, key: str, ttl: float, load: Callable[[], Awaitable[T]], bypass: bool
-    ) -> T:
-        result = await self._cache.fetch(key, ttl, load, bypass=bypass)
+    async def _shared(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Identical calls in flight at once share one request (the fields of one
+        query, a refresh and a miss)."""
+        result: T = await self._in_flight.run(key, load)
         if self.simulated:
-            _mark_source("simulator")
+            mark_source("simulator")
         return result
 
     def _parse(self, raw: bytearray, parse: Callable[[Any], T], endpoint: str) -> T:

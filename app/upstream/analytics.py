@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from app.errors import UpstreamBadPayload
-from app.upstream._http import JsonTransport, UpstreamClient
+from app.upstream._http import UpstreamClient
 from app.upstream._parse import (
     RowError,
     expect_list,
@@ -219,131 +219,94 @@ class OrchestratorInventory:
 class AnalyticsClient(UpstreamClient):
     """`GET {NAAP_API_SERVER_URL}/<path>`; any method may raise UpstreamUnavailable."""
 
-    def __init__(self, http: JsonTransport, *, ttl: float, job_feed_ttl: float) -> None:
-        super().__init__(http, ttl=ttl)
-        self._job_feed_ttl = job_feed_ttl
-
     async def dashboard_kpi(
         self,
         *,
         window: str,
         pipeline: str | None = None,
         model_id: str | None = None,
-        bypass: bool = False,
     ) -> KPIResult:
         params = {"window": window}
         if pipeline:
             params["pipeline"] = pipeline
         if model_id:
             params["model_id"] = model_id
-        return await self._http.get(
-            "dashboard/kpi", params, parse=_parse_kpi, ttl=self._ttl, bypass=bypass
-        )
+        return await self._http.get("dashboard/kpi", params, parse=_parse_kpi)
 
-    async def dashboard_pipelines(
-        self, *, limit: int, window: str, bypass: bool = False
-    ) -> PipelinesResult:
+    async def dashboard_pipelines(self, *, limit: int, window: str) -> PipelinesResult:
         params = {"limit": str(limit), "window": window}
         return await self._http.get(
             "dashboard/pipelines",
             params,
             parse=_parse_pipelines,
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
     async def dashboard_orchestrators(
-        self, *, window: str, bypass: bool = False
+        self, *, window: str
     ) -> list[DashboardOrchestrator]:
         return await self._http.get(
             "dashboard/orchestrators",
             {"window": window},
             parse=_list_of(_parse_orchestrator, "dashboard/orchestrators"),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def dashboard_gpu_capacity(self, *, bypass: bool = False) -> GPUCapacity:
+    async def dashboard_gpu_capacity(self) -> GPUCapacity:
         # The upstream ignores `window` (a fixed 24 h inventory), so none is sent and
         # every timeframe shares one call (spec §13 item 13).
         return await self._http.get(
             "dashboard/gpu-capacity",
             None,
             parse=_parse_gpu_capacity,
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def dashboard_pipeline_catalog(
-        self, *, bypass: bool = False
-    ) -> list[CatalogEntry]:
+    async def dashboard_pipeline_catalog(self) -> list[CatalogEntry]:
         return await self._http.get(
             "dashboard/pipeline-catalog",
             None,
             parse=_list_of(_parse_catalog_entry, "dashboard/pipeline-catalog"),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def dashboard_pricing(self, *, bypass: bool = False) -> list[PriceRow]:
+    async def dashboard_pricing(self) -> list[PriceRow]:
         # Go serialises an empty price list as `null` (spec §13 item 8).
         return await self._http.get(
             "dashboard/pricing",
             None,
             parse=_list_of(_parse_price_row, "dashboard/pricing", null_is_empty=True),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def dashboard_job_feed(
-        self, *, limit: int = 50, bypass: bool = False
-    ) -> list[JobFeedItem]:
+    async def dashboard_job_feed(self, *, limit: int = 50) -> list[JobFeedItem]:
         return await self._http.get(
             "dashboard/job-feed",
             {"limit": str(limit)},
             parse=_list_of(_parse_job, "dashboard/job-feed"),
-            ttl=self._job_feed_ttl,
-            bypass=bypass,
         )
 
-    async def streaming_models(self, *, bypass: bool = False) -> list[ModelInventory]:
+    async def streaming_models(self) -> list[ModelInventory]:
         return await self._http.get(
             "streaming/models",
             None,
             parse=_list_of(_parse_model_inv, "streaming/models"),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def requests_models(self, *, bypass: bool = False) -> list[ModelInventory]:
+    async def requests_models(self) -> list[ModelInventory]:
         return await self._http.get(
             "requests/models",
             None,
             parse=_list_of(_parse_model_inv, "requests/models"),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def streaming_orchestrators(
-        self, *, bypass: bool = False
-    ) -> list[OrchestratorInventory]:
+    async def streaming_orchestrators(self) -> list[OrchestratorInventory]:
         return await self._http.get(
             "streaming/orchestrators",
             None,
             parse=_list_of(_orch_inv("models"), "streaming/orchestrators"),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def requests_orchestrators(
-        self, *, bypass: bool = False
-    ) -> list[OrchestratorInventory]:
+    async def requests_orchestrators(self) -> list[OrchestratorInventory]:
         return await self._http.get(
             "requests/orchestrators",
             None,
             parse=_list_of(_orch_inv("capabilities"), "requests/orchestrators"),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
 

@@ -13,14 +13,12 @@ UPSTREAM = "l1-rpc"
 
 
 class L1RpcClient(UpstreamClient):
-    async def block_number(self, *, bypass: bool = False) -> int:
+    async def block_number(self) -> int:
         payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
         return await self._http.post(
             "",
             payload,
             parse=_parse_block_number,
-            ttl=self._ttl,
-            bypass=bypass,
             endpoint="rpc:eth_blockNumber",
         )
 

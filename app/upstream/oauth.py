@@ -17,13 +17,43 @@ import httpx
 import orjson
 
 from app.errors import UpstreamBadPayload, UpstreamStatusError, UpstreamTimeout
-from app.settings import OAuthProvider
+from app.settings import OAuthProvider, Settings
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderEndpoints:
     config: OAuthProvider
     simulated: bool
+
+
+def provider_endpoints(
+    settings: Settings,
+    *,
+    simulated_clients: Mapping[str, tuple[str, str]],
+    simulator_authorize: str,
+    simulator_token: str,
+) -> dict[str, ProviderEndpoints]:
+    """The configured providers, plus a simulated one for each slug of
+    `simulated_clients` (slug -> client id and secret). A simulated provider's
+    authorize page is under `simulator_authorize` on this server (a browser must
+    reach it); its token endpoint under `simulator_token`, reached in process."""
+    providers = {
+        slug: ProviderEndpoints(config, simulated=False)
+        for slug, config in settings.oauth_providers.items()
+    }
+    base = settings.public_base_url.rstrip("/")
+    for slug, (client_id, client_secret) in simulated_clients.items():
+        providers[slug] = ProviderEndpoints(
+            OAuthProvider(
+                authorize_url=f"{simulator_authorize}/oauth/{slug}/authorize",
+                token_url=f"{simulator_token}/oauth/{slug}/token",
+                client_id=client_id,
+                client_secret=client_secret,
+                redirect_uri=f"{base}/api/v1/auth/providers/{slug}/callback",
+            ),
+            simulated=True,
+        )
+    return providers
 
 
 class OAuthClient:

@@ -64,22 +64,19 @@ class SubgraphClient(UpstreamClient):
         document: str,
         variables: Mapping[str, Any],
         parse: Callable[[Mapping[str, Any]], T],
-        bypass: bool,
     ) -> T:
         payload = {"query": document, "variables": dict(variables)}
         return await self._http.post(
             "",
             payload,
             parse=lambda body: parse(_data(body)),
-            ttl=self._ttl,
-            bypass=bypass,
         )
 
-    async def protocol_overview(self, *, bypass: bool = False) -> ProtocolOverview:
-        return await self._query(PROTOCOL_OVERVIEW, {}, _parse_protocol, bypass)
+    async def protocol_overview(self) -> ProtocolOverview:
+        return await self._query(PROTOCOL_OVERVIEW, {}, _parse_protocol)
 
-    async def fees_overview(self, *, first: int, bypass: bool = False) -> FeesOverview:
-        return await self._query(FEES_OVERVIEW, {"first": first}, _parse_fees, bypass)
+    async def fees_overview(self, *, first: int) -> FeesOverview:
+        return await self._query(FEES_OVERVIEW, {"first": first}, _parse_fees)
 
 
 def _data(raw: Any) -> Mapping[str, Any]:

@@ -1,0 +1,179 @@
+"""The one cached read: REST rows and public GraphQL queries both come here.
+
+Given a plan (the snapshots a request needs) and a way to render its answer from
+snapshots, it finds what is stored, loads what is missing (once per key), serves
+stale snapshots while they refresh in the background, falls back to a stale
+snapshot when a load fails, and renders the answer, or takes it from the memo
+when it was rendered from the same snapshot versions before. Both surfaces
+therefore answer from the same snapshot within its freshness window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from app.caching.flight import FlightFailed
+from app.caching.plan import ReadPlan
+from app.caching.render import Entry, RenderMemo
+from app.caching.snapshots import Need, Snapshot, Snapshots
+from app.errors import UpstreamUnavailable
+from app.metrics import CACHE_RESULTS
+from app.provenance import mark_source
+
+# What a render sees for each needed key: the snapshot, or why there is none
+# (the resolver raises it, so each surface reports it as it reports any error).
+Found = Mapping[str, Snapshot | Exception]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    status: int
+    body: bytes
+    complete: bool  # no error and nothing degraded: may be memoised and shared
+
+
+Render = Callable[[Found], Awaitable[Rendered]]
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    entry: Entry
+    x_cache: str  # HIT, STALE or MISS
+    age: int  # seconds since the oldest snapshot left the upstream
+    complete: bool
+
+
+@dataclass(slots=True)
+class ReadStats:
+    hit: int = 0
+    stale: int = 0
+    miss: int = 0
+    stale_if_error: int = 0
+
+
+# naap_cache_requests_total children, resolved once (the hit path counts too).
+_RESULTS = {
+    (surface, result): CACHE_RESULTS.labels(surface, result)
+    for surface in ("rest", "graphql")
+    for result in ("hit", "stale", "miss", "coalesced", "bypass", "error")
+}
+
+
+@dataclass(slots=True)
+class CachedReads:
+    snapshots: Snapshots
+    renders: RenderMemo = field(default_factory=RenderMemo)
+    # Called before a read starts upstream work (a miss, or a bypass); raises to
+    # refuse it: the rate limiter's `upstream` tier.
+    admit: Callable[[], Awaitable[None]] | None = None
+    stats: ReadStats = field(default_factory=ReadStats)
+
+    async def read(
+        self,
+        plan: ReadPlan,
+        render_key: str,
+        render: Render,
+        *,
+        bypass: bool = False,
+        surface: str = "rest",
+    ) -> Served:
+        """The answer for `plan`. `render_key` names the request's shape (surface,
+        document, variables); `bypass` (refresh=1) loads every snapshot again."""
+        needs = plan.needs
+        snapshots = self.snapshots
+        stored = await snapshots.lookup(needs)
+        now = snapshots.clock()
+        to_load = [
+            need for need, snap in zip(needs, stored, strict=True) if bypass or not snap
+        ]
+        found: dict[str, Snapshot | Exception] = {}
+        loaded = stale = failed = errored = led = False
+        if to_load:
+            if self.admit is not None:
+                await self.admit()  # may refuse with RateLimited: nothing started
+            led = any(not snapshots.in_flight(need.key) for need in to_load)
+            results = await asyncio.gather(
+                *(snapshots.load(need) for need in to_load), return_exceptions=True
+            )
+            for need, result in zip(to_load, results, strict=True):
+                if isinstance(result, Snapshot):
+                    found[need.key] = result
+                    loaded = True
+                    continue
+                if not isinstance(result, Exception):
+                    raise result  # cancellation and the like
+                failed = True
+                fallback = await self._fallback(need, stored[needs.index(need)])
+                if fallback is not None:
+                    found[need.key] = fallback
+                    stale = errored = True
+                else:
+                    errored = errored or isinstance(result, FlightFailed)
+                    found[need.key] = _as_error(result)
+        for need, snap in zip(needs, stored, strict=True):
+            if need.key in found or snap is None:
+                continue
+            found[need.key] = snap
+            if now >= snap.fresh_until:
+                stale = True
+                snapshots.refresh_in_background(need)
+        complete = True
+        oldest = now
+        versions: list[str] = []
+        for need in needs:
+            item = found[need.key]
+            if isinstance(item, Exception):
+                complete = False
+                continue
+            versions.append(item.version)
+            complete = complete and not item.degraded
+            oldest = min(oldest, item.fetched_at)
+            if item.simulated:
+                mark_source("simulator")
+        memo_key = (render_key, *versions)
+        entry = self.renders.get(memo_key) if complete else None
+        if entry is None:
+            rendered = await render(found)
+            entry = Entry.build(rendered.status, rendered.body)
+            complete = complete and rendered.complete
+            if complete:
+                self.renders.put(memo_key, entry)
+        if loaded or (failed and not stale):
+            x_cache = "MISS"
+        else:
+            x_cache = "STALE" if stale else "HIT"
+        self._count(surface, x_cache, bypass=bypass, errored=errored, led=led)
+        return Served(entry, x_cache, max(0, int(now - oldest)), complete)
+
+    async def _fallback(self, need: Need, stored: Snapshot | None) -> Snapshot | None:
+        """A usable stale snapshot when a load failed (stale-if-error)."""
+        if stored is None:
+            (stored,) = await self.snapshots.lookup([need])
+        if stored is not None and self.snapshots.clock() < stored.stale_until:
+            self.stats.stale_if_error += 1
+            return stored
+        return None
+
+    def _count(
+        self, surface: str, x_cache: str, *, bypass: bool, errored: bool, led: bool
+    ) -> None:
+        if errored:
+            result = "error"
+        elif x_cache == "HIT":
+            result = "hit"
+            self.stats.hit += 1
+        elif x_cache == "STALE":
+            result = "stale"
+            self.stats.stale += 1
+        else:
+            self.stats.miss += 1
+            result = "bypass" if bypass else "miss" if led else "coalesced"
+        _RESULTS[surface, result].inc()
+
+
+def _as_error(exc: Exception) -> Exception:
+    if isinstance(exc, FlightFailed):  # another process's load failed
+        return UpstreamUnavailable("Service unavailable")
+    return exc

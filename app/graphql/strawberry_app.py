@@ -1,0 +1,121 @@
+"""Strawberry's ASGI app as this server runs it: our context, orjson, a
+self-hosted GraphiQL, and refusals as GraphQL errors rather than text. Queries
+may come by GET (read-only, so a CDN may cache them); multipart uploads are off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import strawberry
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
+
+from app.context import Context, Services
+from app.graphql.graphiql import graphiql_html, missing_assets
+
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
+NOT_JSON = (
+    "POST /graphql takes application/json only (form and multipart posts are "
+    "refused: browsers send them cross-site without a CORS preflight)."
+)
+BATCH = "Batching is not supported: send one operation per request."
+NOT_AN_OBJECT = "The body must be one JSON object: {query, variables, operationName}."
+BAD_JSON = "The body is not valid JSON."
+
+
+def refusal(status: int, message: str) -> JSONResponse:
+    """A request `/graphql` does not take, as a GraphQL-style error."""
+    headers = {"cache-control": "no-store"}
+    if status == 405:
+        headers["allow"] = "POST"
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": ERROR_CODES[status]}}]},
+        status_code=status,
+        headers=headers,
+    )
+
+
+class StrawberryApp(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our context, orjson, a self-hosted GraphiQL and
+    refusals as GraphQL errors. Queries may come by GET (read-only, so a CDN may
+    cache them); multipart uploads stay off."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        services: Services,
+        *,
+        assets_dir: Any,
+        assets_path: str,
+        default_query: str,
+    ) -> None:
+        enabled = services.settings.graphiql
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if enabled else None,
+            allow_queries_via_get=True,
+            multipart_uploads_enabled=False,
+        )
+        self._services = services
+        self._assets_dir = assets_dir
+        self._assets_path = assets_path
+        self._default_query = default_query
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # pragma: no cover  (only routed for HTTP)
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            response = refusal(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            # Strawberry answers 400; it is the method that is wrong.
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, MUTATION_BY_GET) from exc
+            raise
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context.for_request(self._services, request)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson reports a body that is not UTF-8 as a JSONDecodeError, which
+        # Strawberry answers with a 400; json.loads raised UnicodeDecodeError: a 500.
+        return orjson.loads(data)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        missing = missing_assets(self._assets_dir)
+        if missing:
+            return HTMLResponse(
+                "<!doctype html><title>GraphiQL assets missing</title><p>GraphiQL's "
+                "files are not installed (missing: " + ", ".join(missing) + "). "
+                "Run <code>make install</code>; POST /graphql works meanwhile.</p>",
+                status_code=503,
+            )
+        return HTMLResponse(
+            graphiql_html(
+                endpoint="/graphql",
+                assets_path=self._assets_path,
+                default_query=self._default_query,
+            )
+        )
