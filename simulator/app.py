@@ -10,7 +10,7 @@
 The server reaches it in-process through `httpx.ASGITransport` when an upstream URL is
 unset; `python -m simulator` (used by `make sim`) serves it on a port.
 Every response is computed from `clock()` at request time by the world model in
-`simworld`, so data moves with the clock and the same seed and clock value give
+`simulator.world`, so data moves with the clock and the same seed and clock value give
 byte-identical bodies. JSON is encoded the way Go's encoding/json does it (compact,
 integral floats without `.0`, trailing newline) so clients meet the real byte shapes.
 
@@ -59,7 +59,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from simulator.world import JSON, MAX_WINDOW_HOURS, SimWorld
+from simulator.units import JSON
+from simulator.world import SimWorld
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Fault:
 
 
 DEFAULT_WINDOW_HOURS: Final = 24
+MAX_WINDOW_HOURS: Final = 168
 PIPELINES_LIMIT: Final = (5, 20)  # (default, cap)
 JOB_FEED_LIMIT: Final = (50, 200)
 SUBGRAPH_MAX_FIRST: Final = 1000
