@@ -1,5 +1,5 @@
 """The simulator's OAuth 2.0 billing providers: authorization code + PKCE S256
-(RFC 6749 §4.1, RFC 7636), standalone and mounted under a prefix, with faults."""
+(RFC 6749, RFC 7636), standalone and mounted under a prefix, with faults."""
 
 from __future__ import annotations
 
