@@ -96,7 +96,7 @@ class Chain:
         while day < stop:
             aligned = (day - FEE_EPOCH_DAY) % FEE_BLOCK_DAYS == 0
             if aligned and day + FEE_BLOCK_DAYS <= stop:
-                e, u = self._fee_block(day)
+                e, u = self._fee_blocks(day)
                 day += FEE_BLOCK_DAYS
             else:
                 e, u = self._days(day)
