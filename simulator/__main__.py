@@ -1,5 +1,5 @@
 """`python -m simulator [--host H] [--port P] [--seed S]`: the simulator alone."""
 
-from simulator.app import main
+from simulator.cli import main
 
 main()

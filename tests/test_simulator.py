@@ -37,7 +37,7 @@ OPENAPI = (
 )
 NOW = datetime(2026, 5, 1, 10, 30, 17, 250000, tzinfo=UTC)
 
-# The two documents the API server sends (spec §3.5 and §3.8), verbatim.
+# The two queries the API server sends (app/upstream/subgraph.py).
 PROTOCOL_OVERVIEW = """
 query ProtocolOverview {
   protocol(id: "0") {
@@ -263,7 +263,7 @@ async def test_strict_validation_rejects_wrong_types(
 
 
 # ---------------------------------------------------------------------------
-# Semantics of the analytics payloads (spec §3 "upstream semantics", §12.3).
+# Semantics of the analytics payloads: the numbers follow the upstream's derivations.
 
 
 async def test_kpi_numbers_follow_the_upstream_derivation(sim: Starlette) -> None:

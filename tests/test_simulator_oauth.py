@@ -1,5 +1,5 @@
 """The simulator's OAuth 2.0 billing providers: authorization code + PKCE S256
-(RFC 6749 §4.1, RFC 7636), standalone and mounted under a prefix, with faults."""
+(RFC 6749, RFC 7636), standalone and mounted under a prefix, with faults."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-import simulator.app as simulator
+import simulator.oauth
 from app.developer.crypto import pkce_pair
 from simulator import DEFAULT_OAUTH_CLIENTS, Fault, create_simulator
 
@@ -564,7 +564,7 @@ async def test_body_and_wildcard_faults_apply_to_oauth_routes() -> None:
 
 
 async def test_codes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulator, "OAUTH_MAX_CODES", 3)
+    monkeypatch.setattr(simulator.oauth, "OAUTH_MAX_CODES", 3)
     clock = Clock()
     sim = create_simulator(clock=clock)
     async with client(sim) as http:
