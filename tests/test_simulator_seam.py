@@ -45,7 +45,7 @@ def run_python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 def simulator_modules_loaded(env: dict[str, str]) -> list[str]:
     done = run_python("-c", LOADED_SIMULATOR_MODULES, env=env)
-    if done.returncode != 0:  # not an AssertionError: the xfail below must not hide it
+    if done.returncode != 0:
         pytest.fail(done.stderr)
     modules: list[str] = json.loads(done.stdout)
     return modules
@@ -61,14 +61,6 @@ def test_python_m_simulator_help_describes_the_cli() -> None:
     assert "NAAP_API_SERVER_URL" not in done.stdout  # nothing served, nothing printed
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason=(
-        "app.main.build_services builds the OAuth client's simulator transport "
-        "(httpx.ASGITransport(app=simulator_app())) even when no provider is "
-        "simulated, which imports the simulator in production"
-    ),
-)
 def test_production_app_never_imports_the_simulator(tmp_path: Path) -> None:
     env = {
         "APP_ENV": "production",
