@@ -100,7 +100,8 @@ class Context:
         request must then carry the CSRF token (double submit); bearer tokens need
         none, since a browser never attaches them on its own.
 
-        Order as in spec §8: no token -> 401, CSRF -> 403, bad token -> 401.
+        Checked in this order: no token -> 401, CSRF -> 403, bad token -> 401,
+        so an anonymous client cannot probe the CSRF check.
         A write also counts once per request against the user's `write` rate
         limit (429 when spent).
         """

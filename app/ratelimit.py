@@ -1,25 +1,11 @@
-"""Rate limits per client, in four tiers, on the `limits` library.
+"""Rate limits per client in four tiers, on the `limits` library: `public` (every
+data request, per address), `upstream` (reads that start upstream work, per
+address), `write` (developer writes, per user) and `login` (OAuth starts, per user).
 
-    public    every request to a data route (the middleware), per client address
-    upstream  work that reaches an upstream: a response-cache miss or a refresh=1
-              (`ResponseCache.admit`), per client address
-    write     developer writes that reach the database (`Context.user(write=True)`),
-              per user
-    login     the OAuth broker's start, per user
-
-Fixed windows: one counter increment per check (a single INCR on Redis), the
-cheapest strategy, at the price of allowing up to twice a limit across a window
-boundary; for abuse protection that is good enough. Storage is `memory://` (per
-process) or `redis://…` (shared by workers and replicas, through `limits`). A
-storage outage fails open: a limiter that cannot count must not take the API down.
-
-`memory://` is counted here, in a dict (`MemoryWindows`), not by `limits`' own
-in-process storage: that one starts an expiry task on every hit, about 7 µs a
-request on the hot path where the whole cache hit costs ~60 µs; a dict costs <1.
-
-The client's address comes from `client_address`, a context variable the HTTP
-middleware sets (see `client_address_of` for the TRUSTED_PROXIES rule); work done
-outside a request (background refreshes) is never charged.
+Fixed windows (one INCR per check; up to twice a limit across a window boundary,
+good enough against abuse), in `memory://` (per process) or `redis://` (shared).
+A storage outage fails open. The address is the `client_address` context variable
+the edge sets; work outside a request (background refreshes) is never charged.
 """
 
 from __future__ import annotations

@@ -7,10 +7,9 @@
     GET  /oauth/<slug>/authorize   a billing provider's OAuth 2.0 endpoints (oauth.py)
     POST /oauth/<slug>/token
 
-Every response is computed from `clock()` when it is answered, so the same seed and
-clock give byte-identical bodies. `app.state.faults` (endpoint key -> Fault) is a
-plain dict tests may mutate; `app.state.calls` counts requests per endpoint key as
-they arrive, before any fault applies.
+Responses are computed from `clock()` when answered (same seed and clock, same
+bytes). `app.state.faults` (endpoint key -> Fault) may be mutated by tests;
+`app.state.calls` counts requests per endpoint key as they arrive.
 """
 
 from __future__ import annotations

@@ -32,14 +32,8 @@ CORS_HEADERS = [
 
 
 class CorsMiddleware:
-    """CORS by route family (issue #3).
-
-    Public data (dashboard, catalogs, /graphql, /healthz) may be read from any
-    origin, without credentials: `Access-Control-Allow-Origin: *`. Cookies are
-    only ever sent cross-origin by the origins in `CORS_ORIGINS`, which get their
-    origin echoed with `Allow-Credentials: true` on every route. Other origins get
-    no CORS headers on authenticated routes, so browsers withhold the response.
-    """
+    """Adds the CORS headers of the request's route family (see the module doc);
+    answers preflights itself."""
 
     PUBLIC_PREFIXES = (
         "/api/v1/dashboard/",
