@@ -280,9 +280,11 @@ def _lifespan(services: Services) -> Callable[[Starlette], Any]:
         )
         # Everything built so far (schema, simulator world, clients) lives as long
         # as the process: keep it out of the collector's way, so the hot path's
-        # young garbage is collected without walking a large old heap.
-        gc.collect()
-        gc.freeze()
+        # young garbage is collected without walking a large old heap. Once per
+        # process: a second app (tests build many) must not pin the first's garbage.
+        if gc.get_freeze_count() == 0:
+            gc.collect()
+            gc.freeze()
         services.ready = True
         READINESS.labels("started").set(1)
         try:
