@@ -1,0 +1,118 @@
+"""The OpenAPI document's response bodies: each envelope's success and error bodies.
+
+Error responses are shared: `Responses` fills `components.responses` with one entry
+per envelope family and status as rows use them, and hands out `$ref`s to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_facade.envelope import Bare, Envelope, Standard
+from rest_facade.openapi_schema import STRING, JsonSchema, OpenApiError, closed
+
+ERRORS: Mapping[int, tuple[str, str]] = {
+    400: ("BAD_REQUEST", "Invalid input; the message names the parameter or field"),
+    401: ("UNAUTHORIZED", "No token, or an invalid or expired one"),
+    403: (
+        "FORBIDDEN",
+        "A cookie-authenticated write without the CSRF token, or "
+        "a resource that is not yours",
+    ),
+    404: ("NOT_FOUND", "No such resource (another user's is not found either)"),
+    409: ("CONFLICT", "Conflicts with an existing resource"),
+    429: ("RATE_LIMITED", "Too many requests: retry after `Retry-After` seconds"),
+    503: ("SERVICE_UNAVAILABLE", "An upstream service is unavailable"),
+}
+# Answered before any route runs (request size limits), in either error family.
+SERVER_WIDE: Mapping[int, str] = {
+    413: "Request body too large",
+    414: "Query string too long",
+    431: "Request headers too large",
+}
+
+
+class Responses:
+    """`components.responses`, filled as rows refer to its entries."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def error_ref(self, envelope: Envelope, status: int) -> JsonSchema:
+        code, text = ERRORS[status]
+        family = _family(envelope)
+        name = f"{family}{status}"
+        if name not in self.components:
+            details = (
+                closed({"retryAfter": {"type": "integer", "minimum": 0}})
+                if status == 429
+                else {"type": "object"}
+            )
+            entry: JsonSchema = {
+                "description": text,
+                "content": {
+                    "application/json": {
+                        "schema": _error_body(family, {"const": code}, details)
+                    }
+                },
+            }
+            if status == 429:
+                entry["headers"] = {
+                    "Retry-After": {"schema": {"type": "integer", "minimum": 0}}
+                }
+            self.components[name] = entry
+        return {"$ref": f"#/components/responses/{name}"}
+
+    def server_wide_ref(self, status: int) -> JsonSchema:
+        name = f"ServerWide{status}"
+        if name not in self.components:
+            schema = {
+                "anyOf": [
+                    _error_body("Bare", STRING, {"type": "object"}),
+                    _error_body("Standard", STRING, {"type": "object"}),
+                ]
+            }
+            self.components[name] = {
+                "description": SERVER_WIDE[status],
+                "content": {"application/json": {"schema": schema}},
+            }
+        return {"$ref": f"#/components/responses/{name}"}
+
+
+def success(
+    envelope: Envelope, data: JsonSchema, meta: JsonSchema, operation: str
+) -> JsonSchema:
+    """The 200 body: the data itself (bare) or `{success, data, meta}` (standard)."""
+    family = _family(envelope)
+    if family == "Bare":
+        if meta:
+            raise OpenApiError(f"{operation}: a bare body has no meta")
+        return data
+    properties = {"success": {"const": True}, "data": data}
+    if meta:
+        properties["meta"] = meta
+    return closed(properties)
+
+
+def _family(envelope: Envelope) -> str:
+    if isinstance(envelope, Bare):
+        return "Bare"
+    if isinstance(envelope, Standard):
+        return "Standard"
+    raise OpenApiError(f"no schema for the envelope {envelope!r}")
+
+
+def _error_body(family: str, code: JsonSchema, details: JsonSchema) -> JsonSchema:
+    if family == "Bare":
+        return closed({"error": closed({"code": code, "message": STRING})})
+    error = closed(
+        {"code": code, "message": STRING, "details": details}, ["code", "message"]
+    )
+    return closed(
+        {
+            "success": {"const": False},
+            "error": error,
+            "meta": closed({"timestamp": STRING}),
+        }
+    )
