@@ -1,42 +1,24 @@
-"""Authentication: verify the identity service's JWTs; find them; CSRF for cookies.
+"""JWT verification: `TokenVerifier.verify` turns a token into a `Principal`.
 
-naap-api never logs anyone in. The platform's identity service issues JWTs; this
-module reads one from a request (`credentials_from`: `Authorization: Bearer` first,
-else the `naap_auth_token` cookie) and verifies it (`TokenVerifier.verify`) into a
-`Principal`. python-jose stays behind this module: nothing else imports it.
-
-Verification accepts exactly ONE algorithm, `JWT_ALGORITHM`:
-
-    HS256   signed with JWT_SECRET
-    RS256   JWT_PUBLIC_KEY (PEM: public key or certificate) or, when that is unset,
-    ES256   JWT_JWKS_URL (keys cached by `kid`; an unknown kid refetches the set at
-            most once a minute; a failed fetch is retried after 10 s at the earliest)
-
-Every rejection raises the same `Unauthenticated(INVALID_TOKEN_MESSAGE)`, whatever
-the reason (bad signature, wrong algorithm, expired, no `sub`, JWKS down, ...): a
-client learns nothing it could probe with. The reason goes to one DEBUG log line,
-which never contains the token. Time checks (`exp`, `nbf`, `iat`, with
-JWT_LEEWAY seconds of skew) use the injected clock, not python-jose's.
-
-Cookie-authenticated state changes must also pass the double-submit CSRF check
-(`csrf_matches`: the `x-csrf-token` header equals the `naap_csrf_token` cookie);
-bearer tokens are not sent automatically by browsers, so they need no CSRF check.
+Exactly one algorithm is accepted, `JWT_ALGORITHM`: HS256 with JWT_SECRET, or
+RS256/ES256 with JWT_PUBLIC_KEY (a PEM public key or certificate) or, when that is
+unset, JWT_JWKS_URL (keys cached by `kid`; an unknown kid refetches the set at
+most once a minute, a failed fetch at most every 10 s). Every rejection raises the
+same `Unauthenticated(INVALID_TOKEN_MESSAGE)`, so a client learns nothing to probe
+with; the reason goes to one DEBUG log line, never with the token. Time claims
+(`exp`, `nbf`, `iat`, JWT_LEEWAY seconds of skew) use the injected clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import math
 import re
-import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import unquote
 
 import httpx
 from cryptography import x509
@@ -44,34 +26,14 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-# python-jose ships no type stubs (no py.typed); it is only used in this module.
+# python-jose ships no type stubs (no py.typed); only app.auth imports it.
 from jose import jwk, jwt  # type: ignore[import-untyped]
 
 from app.errors import Unauthenticated
 from app.settings import Settings, SettingsError
 
-__all__ = [
-    "AUTH_COOKIE",
-    "CSRF_COOKIE",
-    "CSRF_HEADER",
-    "INVALID_TOKEN_MESSAGE",
-    "MAX_TOKEN_LENGTH",
-    "MISSING_TOKEN_MESSAGE",
-    "Credentials",
-    "Principal",
-    "TokenVerifier",
-    "credentials_from",
-    "csrf_matches",
-    "mint_token",
-    "new_csrf_token",
-]
-
-AUTH_COOKIE: Final = "naap_auth_token"
-CSRF_COOKIE: Final = "naap_csrf_token"
-CSRF_HEADER: Final = "x-csrf-token"
-# Client-facing messages, not secrets.
+# A client-facing message, not a secret.
 INVALID_TOKEN_MESSAGE: Final = "Invalid or expired token"  # noqa: S105
-MISSING_TOKEN_MESSAGE: Final = "No auth token provided"  # noqa: S105
 
 MAX_TOKEN_LENGTH: Final = 8192  # characters; longer tokens are rejected unparsed
 MAX_SUB_LENGTH: Final = 255
@@ -111,114 +73,6 @@ class Principal:
         return role in self.roles
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """A token found on a request, and where: cookie-borne writes need CSRF."""
-
-    token: str
-    from_cookie: bool
-
-    def __repr__(self) -> str:  # never print the token itself
-        size = len(self.token)
-        return f"Credentials(token=<{size} chars>, from_cookie={self.from_cookie})"
-
-
-# --- finding the token ---------------------------------------------------------------
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive lookup (Starlette's Headers already is; a plain dict isn't)."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    for key, candidate in headers.items():
-        if key.lower() == name:
-            return candidate
-    return None
-
-
-def credentials_from(
-    headers: Mapping[str, str], cookies: Mapping[str, str]
-) -> Credentials | None:
-    """The request's token: `Authorization: Bearer <jwt>` first, else the cookie.
-
-    A non-Bearer Authorization header (Basic, ...) is ignored. A Bearer header that
-    does not hold exactly one token is returned as is, so verification rejects it
-    (the client meant bearer auth; the cookie must not silently stand in). Size is
-    not checked here: an oversized token is returned and rejected by `verify`.
-    """
-    authorization = _header(headers, "authorization")
-    if authorization is not None:
-        scheme, _, rest = authorization.strip().partition(" ")
-        rest = rest.strip()
-        if scheme.lower() == "bearer" and rest:
-            return Credentials(token=rest, from_cookie=False)
-    cookie = cookies.get(AUTH_COOKIE)
-    if cookie is None:
-        return None
-    cookie = cookie.strip()
-    if len(cookie) >= 2 and cookie[0] == cookie[-1] == '"':
-        cookie = cookie[1:-1]
-    cookie = unquote(cookie).strip()
-    return Credentials(token=cookie, from_cookie=True) if cookie else None
-
-
-# --- CSRF (double submit) ------------------------------------------------------------
-def csrf_matches(header_value: str | None, cookie_value: str | None) -> bool:
-    """Whether the CSRF header equals the CSRF cookie (both present, constant time)."""
-    if not header_value or not cookie_value:
-        return False
-    return hmac.compare_digest(header_value.encode(), cookie_value.encode())
-
-
-def new_csrf_token() -> str:
-    """A fresh CSRF token: 32 random bytes, hex."""
-    return secrets.token_hex(32)
-
-
-# --- development tokens --------------------------------------------------------------
-def mint_token(
-    settings: Settings,
-    sub: str,
-    *,
-    roles: Sequence[str] = (),
-    ttl_seconds: int = 3600,
-    now: float | None = None,
-    **claims: Any,
-) -> str:
-    """A development/test token signed HS256 with JWT_SECRET.
-
-    Extra keyword claims are added (and may override `iat`, `exp`, `roles`).
-    Raises ValueError unless JWT_ALGORITHM is HS256 (an RS256/ES256 deployment
-    verifies with a public key and cannot sign), or for an empty `sub` or a
-    non-positive TTL.
-    """
-    if settings.jwt_algorithm != "HS256":
-        raise ValueError(
-            f"mint_token signs HS256 with JWT_SECRET; JWT_ALGORITHM is "
-            f"{settings.jwt_algorithm}: get tokens from the identity service"
-        )
-    if not sub or not sub.strip():
-        raise ValueError("sub must be a non-empty string")
-    if ttl_seconds <= 0:
-        raise ValueError("ttl_seconds must be positive")
-    if isinstance(roles, str):  # a str is a Sequence[str]: "admin" is one role
-        roles = roles.split()
-    issued = int(time.time() if now is None else now)
-    payload: dict[str, Any] = {
-        "sub": sub,
-        "roles": list(roles),
-        "iat": issued,
-        "exp": issued + ttl_seconds,
-    }
-    if settings.jwt_audience is not None:
-        payload["aud"] = settings.jwt_audience
-    if settings.jwt_issuer is not None:
-        payload["iss"] = settings.jwt_issuer
-    payload.update(claims)
-    token = jwt.encode(payload, settings.jwt_secret, algorithm="HS256")
-    return str(token)
-
-
-# --- verification --------------------------------------------------------------------
 class _Rejected(Exception):
     """Internal: why a token was rejected (logged at DEBUG, never shown)."""
 
@@ -483,8 +337,3 @@ class TokenVerifier:
             _log.warning("JWKS key %r ignored: %s", kid, problem)
             return kid, None
         return kid, key
-
-
-def user_hash(sub: str) -> str:
-    """What the access log says about a user: enough to correlate, not the id."""
-    return hashlib.sha256(sub.encode()).hexdigest()[:16]
