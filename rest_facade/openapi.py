@@ -28,6 +28,7 @@ from graphql import (
 )
 
 from app.auth import AUTH_COOKIE, CSRF_HEADER
+from app.schema import graphql_schema
 from rest_facade.envelope import Standard
 from rest_facade.handler import BYPASS_PARAMS
 from rest_facade.openapi_responses import SERVER_WIDE, Responses, success
@@ -127,7 +128,7 @@ def build_openapi(
     title: str = "naap-api",
     version: str = "0.1.0",
 ) -> dict[str, Any]:
-    builder = _Builder(schema._schema)
+    builder = _Builder(graphql_schema(schema))
     paths: dict[str, dict[str, Any]] = {}
     for prepared in prepare(schema, routes):
         document = parse(prepared.document)

@@ -50,6 +50,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from app.errors import AppError
+from app.schema import graphql_schema
 from app.settings import Settings
 
 # Fields whose subtrees graphql-core's MaxIntrospectionDepthRule measures; the
@@ -314,7 +315,7 @@ class GraphQLLimits(SchemaExtension):
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
             context.pre_execution_errors = validate_with_limits(
-                context.schema._schema,
+                graphql_schema(context.schema),
                 document,
                 tuple(context.validation_rules),
                 self.limits,
