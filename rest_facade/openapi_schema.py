@@ -187,10 +187,11 @@ class SchemaWalker:
                 if input_field.description:
                     schema = {**schema, "description": input_field.description}
                 properties[name] = schema
-                # graphql-core 3.3 keeps an SDL default in `default`, 3.2 in
+                # An SDL default is kept in `default`, the one Strawberry sets in
                 # `default_value`: with either, a non-null field may be left out.
-                has_default = input_field.default_value is not Undefined or (
-                    getattr(input_field, "default", None) is not None
+                has_default = (
+                    input_field.default_value is not Undefined
+                    or input_field.default is not None
                 )
                 if isinstance(input_field.type, GraphQLNonNull) and not has_default:
                     required.append(name)
