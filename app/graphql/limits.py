@@ -1,26 +1,12 @@
 """GraphQL abuse limits, checked before any resolver runs.
 
-`GraphQLLimits` is one Strawberry extension, built from settings by
-`app.schema.build_schema`, so `/graphql` and the REST facade (which runs its named
-operations through the same schema) are held to the same limits:
-
-- tokens: graphql-core's parser stops at `GRAPHQL_MAX_TOKENS`, before any AST is
-  built (the cheapest refusal there is);
-- depth, aliases, repeated fields and repeated directives: one walk over the
-  parsed document (`check_limits`), each limit reported once, however often it is
-  broken;
-- introspection (`GRAPHQL_INTROSPECTION=false`): graphql-core's
-  `NoSchemaIntrospectionCustomRule`, and no "Did you mean ...?" suggestions, which
-  would leak the schema one name at a time.
-
-Why the walk runs *before* graphql-core's rules, in the validation hook, rather
-than as one more rule among them: the rules run together in one visitor, so a
-document with 500 unknown directives would still collect 100 `KnownDirectives`
-errors (and `OverlappingFieldsCanBeMerged` would still compare 500 copies of a
-field pairwise) next to our single error. Checking first and skipping the spec
-rules when a limit is broken keeps both the work and the answer small. Documents
-within the limits get the full spec validation, with its result cached as
-Strawberry's `ValidationCache` would (this extension replaces it).
+`GraphQLLimits` is one Strawberry extension, built from settings and added by
+`app.main` to the one schema, so `/graphql` and the REST facade (which runs its
+named operations through that schema) are held to the same limits: tokens at
+parse time; depth, aliases, repeated fields and repeated directives in one walk
+over the document (`check_limits`), each broken limit reported once; and, with
+`GRAPHQL_INTROSPECTION=false`, no introspection and no "Did you mean ...?"
+suggestions, which would leak the schema one name at a time.
 """
 
 from __future__ import annotations
@@ -61,7 +47,8 @@ INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 # the first few errors, not graphql-core's default of 100.
 MAX_VALIDATION_ERRORS = 20
 # graphql-core's suggestion suffixes: " Did you mean 'x'?", " Did you mean the
-# enum value 'X' or 'Y'?", " Did you mean 'kpi { ... }'?".
+# enum value 'X' or 'Y'?", " Did you mean 'kpi { ... }'?". Only for errors raised
+# inside Strawberry's execute call, which has no way to pass `hide_suggestions`.
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
@@ -266,8 +253,12 @@ def validate_with_limits(
 ) -> list[GraphQLError]:
     """Our limits first; the spec's rules only for documents within them.
 
-    Cached like Strawberry's ValidationCache (parsed documents come from the
-    ParserCache, so a repeated query text hashes to the same entry)."""
+    The limits are not one more rule among the spec's: those run together in one
+    visitor, so 500 unknown directives would still collect 100 `KnownDirectives`
+    errors (and `OverlappingFieldsCanBeMerged` compare 500 copies of a field
+    pairwise) next to our single error. Cached like Strawberry's ValidationCache,
+    which this replaces (parsed documents come from the ParserCache, so a repeated
+    query text hashes to the same entry)."""
     errors = check_limits(document, limits)
     if errors:
         return errors
@@ -285,8 +276,9 @@ def strip_suggestion(message: str) -> str:
 
 
 class GraphQLLimits(SchemaExtension):
-    """Tokens at parse time, the other limits and the spec rules at validation,
-    suggestions stripped from what execution adds (variable coercion)."""
+    """Tokens at parse time, the other limits and the spec rules at validation
+    (graphql-core's `hide_suggestions` there), suggestions stripped from what
+    execution adds (variable coercion)."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
