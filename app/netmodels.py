@@ -1,4 +1,4 @@
-"""The network's pipeline/model inventory, merged from three upstream lists (§4.1-4.3).
+"""The network's pipeline/model inventory, merged from three upstream lists.
 
 Used by the pipeline catalog, pricing and `networkModels`. Pure functions over
 already-fetched rows: callers fetch each upstream list once per request and pass

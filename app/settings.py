@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     oauth_session_ttl: int = Field(default=600, ge=60, le=3600)
     oauth_timeout: float = Field(default=10.0, gt=0)
 
-    # --- Hardening and operations (issue #5) -------------------------------------
+    # --- Hardening and operations --------------------------------------------------
     # GraphQL: exploration stays on by default; each switch is independent, except
     # that field suggestions ("did you mean ...") go off with introspection.
     graphql_introspection: bool = True

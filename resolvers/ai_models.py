@@ -1,4 +1,4 @@
-"""AI models catalog for developers (§8.8), from the database (seeded)."""
+"""AI models catalog for developers, from the database (seeded)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ async def models(
     featured: bool | None = None,
     realtime: bool | None = None,
 ) -> AIModelList:
-    """`featured`/`realtime`: true filters; false or absent does not (as §8.8)."""
+    """`featured`/`realtime`: true filters; false or absent does not."""
     ctx = info.context
     await ctx.user()
     query = sa.select(DevApiAIModel)

@@ -1,4 +1,4 @@
-"""`billingProviders`: the public catalog of enabled billing providers (§8.1)."""
+"""`billingProviders`: the public catalog of enabled billing providers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`pipelineCatalog`: every pipeline and its models, merged from three sources (§3.3).
+"""`pipelineCatalog`: every pipeline and its models, merged from three sources.
 
 Sources: the model inventories (streaming + requests, with prices), the upstream's
 own catalog, and the FPS list. A failed source degrades the answer (and marks it

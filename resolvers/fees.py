@@ -1,4 +1,4 @@
-"""`fees`: fee volume by day and by Monday-based week, with changes (§3.8).
+"""`fees`: fee volume by day and by Monday-based week, with changes.
 
 The latest day (week) is usually still running, so the headline shows the last
 complete one and compares it with the one before. Rounding follows the original
@@ -144,7 +144,8 @@ def _weeks(day_data: list[FeeDayData]) -> list[_Week]:
 def _shown_and_base(
     items: Sequence[T], latest_incomplete: bool
 ) -> tuple[T | None, T | None]:
-    """The period to show and the one to compare it with (§3.8 steps 4-6)."""
+    """The period to show (the last complete one: the latest if complete, else the
+    one before) and the period before it, to compare with."""
     shown_index = len(items) - 2 if latest_incomplete else len(items) - 1
     shown = items[shown_index] if shown_index >= 0 else None
     base = items[shown_index - 1] if shown_index - 1 >= 0 else None

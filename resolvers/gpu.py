@@ -1,7 +1,7 @@
-"""`gpuCapacity`: the GPU inventory, passed through (§3.6).
+"""`gpuCapacity`: the GPU inventory, passed through.
 
 `timeframe` is accepted for the SDK's sake, but the upstream inventory is a fixed
-24 h view, so every value shares one upstream call (§13 item 13).
+24 h view, so every value shares one upstream call.
 """
 
 from __future__ import annotations

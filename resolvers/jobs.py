@@ -1,4 +1,4 @@
-"""`jobFeed`: the live job list (§3.9). Never an error: a failed upstream call is
+"""`jobFeed`: the live job list. Never an error: a failed upstream call is
 reported in-band (`queryFailed: true`, empty `streams`), as the dashboard expects."""
 
 from __future__ import annotations

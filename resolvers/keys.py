@@ -1,4 +1,4 @@
-"""API keys: list, read, register, revoke (§8.2-8.5, with issue #3's fixes).
+"""API keys: list, read, register, revoke.
 
 Another user's key is indistinguishable from a missing one (404), so ids leak
 nothing. Revoking twice keeps the first `revokedAt`.
@@ -43,7 +43,7 @@ WARNING_LONG_LIVED = (
 
 
 def _visible(user_id: str) -> sa.ColumnElement[bool]:
-    # Expired PymtHouse keys are hidden, as in the original (§8.2).
+    # Expired PymtHouse keys are hidden, as in the original.
     return sa.and_(
         col(DevApiKey.user_id) == user_id,
         sa.not_(

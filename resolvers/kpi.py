@@ -1,4 +1,4 @@
-"""`kpi`: the KPI tiles and hourly charts, passed through from the upstream (§3.1)."""
+"""`kpi`: the KPI tiles and hourly charts, passed through from the upstream."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`networkModels`: pipeline/model pairs with capacity and prices (§8.10)."""
+"""`networkModels`: pipeline/model pairs with capacity and prices."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""`orchestrators`: the orchestrator table (§3.4, §4.4).
+"""`orchestrators`: the orchestrator table.
 
 The upstream's SLA rows are required. The two inventory lists (streaming and
 requests orchestrators) add URIs, last-seen times, offers and inventory-only
 orchestrators; either may fail without failing the table. Capabilities are split
-on the first `:` (the upstream's separator), falling back to `/` (§13 item 7).
+on the first `:` (the upstream's separator), falling back to `/`.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def _offers(
     upstream: list[tuple[str, list[str]]], inventory: dict[str, list[str]]
 ) -> list[PipelineModelOffer]:
     grouped: dict[str, list[str]] = {}
-    # The inventory's offers come sorted by pipeline (§4.4), after the upstream's.
+    # The inventory's offers come sorted by pipeline, after the upstream's.
     offered = sorted(inventory.items(), key=lambda item: locale_key(item[0]))
     for pipeline, models in [*upstream, *offered]:
         target = grouped.setdefault(pipeline, [])

@@ -1,7 +1,7 @@
-"""`pipelines` / `pipelinesOverview`: the pipeline usage table (§3.2).
+"""`pipelines` / `pipelinesOverview`: the pipeline usage table.
 
 Per-model minutes come straight from the upstream's `modelMins` (for every
-pipeline), instead of the original's up-to-30 extra KPI calls (§13 item 14).
+pipeline), instead of the original's up-to-30 extra KPI calls.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""`pricing`: average price per pipeline/model with a capacity hint (§3.7).
+"""`pricing`: average price per pipeline/model with a capacity hint.
 
 The upstream's per-orchestrator price rows are required; the model inventories
 only refine `capacity` and add priced models the price list lacks. Rows without a
-`model` are kept (model null) instead of silently dropped (§13 item 9), and an
-upstream `null` list is an empty one (§13 item 8).
+`model` are kept (model null) instead of silently dropped, and an upstream
+`null` list (Go's empty list) is an empty one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Projects: list (with key counts) and create (§8.6, §8.7)."""
+"""Projects: list (with key counts) and create."""
 
 from __future__ import annotations
 

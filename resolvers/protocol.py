@@ -1,4 +1,4 @@
-"""`protocol`: round progress and stake from the subgraph plus the L1 block (§3.5)."""
+"""`protocol`: round progress and stake from the subgraph plus the L1 block."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Usage: totals, per key and per UTC day for the caller's keys (§8.11 + issue #3),
+"""Usage: totals, per key and per UTC day for the caller's keys,
 and `recordUsage`, written by the metering service (role `usage:write`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Response bodies: the two families of spec §1.2.
+"""Response bodies: the two families the REST routes answer in.
 
 - `BARE` (dashboard routes, network models): success is the picked data itself;
   errors are `{"error": {"code", "message"}}`.

@@ -39,8 +39,8 @@ STRING: JsonSchema = {"type": "string"}
 class Parser:
     """A parse function and the JSON Schema of the values it is documented to take.
 
-    The schema describes the documented input; parsers stay lenient where the
-    spec says so (clamps, parseInt), and their descriptions say how.
+    The schema describes the documented input; parsers stay as lenient as the
+    original's (clamps, parseInt), and their descriptions say how.
     """
 
     parse: Callable[[str], Any]
@@ -128,7 +128,7 @@ days = Parser(
 
 
 def page_number(default: int, maximum: int | None = None) -> Parser:
-    """`page`/`pageSize`: parseInt; anything non-numeric is the default (§13 #17)."""
+    """`page`/`pageSize`: parseInt; anything non-numeric is the default."""
 
     def parse(raw: str) -> int:
         value = parse_int(raw)
@@ -141,7 +141,7 @@ def _true_only(raw: str) -> bool | None:
     return True if raw == "true" else None
 
 
-# `featured=true` filters; any other value means no filter (§8.8).
+# `featured=true` filters; any other value means no filter.
 true_only = Parser(_true_only, {"type": "boolean"})
 
 

@@ -94,7 +94,7 @@ ROUTES: tuple[RestRoute, ...] = (
         "/api/v1/dashboard/gpu-capacity",
         "DashboardGPUCapacity",
         pick="gpuCapacity",
-        # The upstream inventory is a fixed 24 h view (§13 item 13): accepted, unused.
+        # The upstream inventory is a fixed 24 h view: accepted, unused.
         params={"timeframe": p.Param("timeframe", p.ignored, "Accepted; ignored.")},
         summary="GPU capacity",
     ),

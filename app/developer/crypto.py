@@ -2,9 +2,9 @@
 
 pkce_pair / pkce_challenge   RFC 7636 PKCE, method S256
 random_hex                   random identifiers from `secrets`
-SecretBox                    AES-256-GCM for values held at rest (spec §9.5)
+SecretBox                    AES-256-GCM for values held at rest (brokered keys)
 key_hash / key_prefix / key_lookup_id
-                             API key storage and display (spec §8.3, Appendix A)
+                             API keys: scrypt hash, display prefix, lookup id
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def random_hex(nbytes: int) -> str:
 
 
 # ---------------------------------------------------------------------------
-# AES-256-GCM (spec §9.5): "hex(iv):hex(tag):hex(ciphertext)".
+# AES-256-GCM, stored as "hex(iv):hex(tag):hex(ciphertext)".
 
 SECRETBOX_KEY_CONTEXT: Final = b"naap-oauth-token-encryption-v1:"
 GCM_IV_BYTES: Final = 12
@@ -91,7 +91,8 @@ class SecretBox:
 
 
 # ---------------------------------------------------------------------------
-# API keys (spec §8.3, Appendix A).
+# API keys: the original's scrypt parameters and prefix rules, so the hashes and
+# prefixes it stored still match.
 
 KEY_HASH_SALT: Final = b"naap-api-key-v1"
 NATIVE_KEY: Final = re.compile(r"naap_([0-9a-f]{16})_([0-9a-f]{48})")

@@ -2,9 +2,9 @@
 the OAuth broker's callback (which registers the key it obtained "exactly like
 POST /developer/keys").
 
-A raw provider key is kept only as its scrypt hash (spec §8.3 derivation, so
-hashes stay compatible) plus a display prefix. It is never written to the
-database, a log line or an error message.
+A raw provider key is kept only as its scrypt hash (derived as the original
+derived it, so hashes stay compatible) plus a display prefix. It is never written
+to the database, a log line or an error message.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ async def resolve_project(
     project_name: str | None,
 ) -> DevApiProject:
     """The key's project: the given one (must be the user's), a named one (found or
-    created), else the user's default project, created on first need (§8.9)."""
+    created), else the user's default project, created on first need."""
     if project_id:
         project = await session.get(DevApiProject, project_id)
         if project is None or project.user_id != user_id:

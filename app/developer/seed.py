@@ -1,4 +1,4 @@
-"""Reference data: the billing-provider catalog (spec §8.1) and the AI model catalog.
+"""Reference data: the billing-provider catalog and the AI model catalog.
 
 `seed(db)` is idempotent and safe to run on every start: it inserts the rows whose
 natural key (provider `slug`, model `name`) is missing and leaves existing rows

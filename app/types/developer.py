@@ -1,4 +1,4 @@
-"""Strawberry types of the Developer API (spec §8, §9; issue #3 additions).
+"""Strawberry types of the Developer API: keys, projects, usage, models, OAuth logins.
 
 Field names follow the REST bodies of the API reference. The OAuth broker's
 payloads keep the snake_case the reference uses (`login_session_id`, …).

@@ -56,7 +56,8 @@ def _fnum(value: Any) -> float | None:
 
 
 def parse_job(row: Any) -> JobFeedItem:
-    """The original's JobFeedEntry mapper: many spellings, first present wins (§3.9)."""
+    """The original's JobFeedEntry mapper: many spellings, first present wins; a
+    row without an id, a pipeline or a start time is dropped."""
     row = obj(row)
     job_id = _str(_first(row, "id", "stream_id", "streamId", "job_id", "jobId"))
     pipeline = _str(

@@ -101,7 +101,7 @@ class AnalyticsClient(UpstreamClient):
 
     async def dashboard_gpu_capacity(self) -> GPUCapacity:
         # The upstream ignores `window` (a fixed 24 h inventory), so none is sent and
-        # every timeframe shares one call (spec §13 item 13).
+        # every timeframe shares one call.
         return await self._http.get(
             "dashboard/gpu-capacity",
             None,
@@ -116,7 +116,7 @@ class AnalyticsClient(UpstreamClient):
         )
 
     async def dashboard_pricing(self) -> list[PriceRow]:
-        # Go serialises an empty price list as `null` (spec §13 item 8).
+        # Go serialises an empty price list as `null`: read as an empty list.
         return await self._http.get(
             "dashboard/pricing",
             None,

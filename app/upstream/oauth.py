@@ -2,8 +2,8 @@
 
 Each provider is configured in settings (`OAUTH_PROVIDERS`); in development a
 provider without settings is the simulator's. The exchange is one form-encoded
-POST with the client's credentials; the provider's key is read from `api_key`,
-`apiKey` or `key` (spec §9.3). Failures are the usual upstream errors; the key is
+POST with the client's credentials; the provider's key is the first string among
+`api_key`, `apiKey` and `key`. Failures are the usual upstream errors; the key is
 never part of an error message or a log line.
 """
 

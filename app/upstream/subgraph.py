@@ -1,6 +1,6 @@
 """Client for the Livepeer protocol subgraph (GraphQL over HTTP POST, `SUBGRAPH_URL`).
 
-One method per query the dashboard needs (spec §3.5, §3.8). The Graph answers 200
+One method per query the dashboard needs (protocol and fees). The Graph answers 200
 with an `errors` list for a failed query; that is an upstream failure like any other.
 BigInt/BigDecimal values arrive as strings and are read with the original's
 `toNumber` (non-numeric -> 0).
