@@ -1,22 +1,17 @@
 """Errors with a wire code and an HTTP status, shared by GraphQL and REST.
 
-    AppError                      (code, status, message)
-    ├── BadRequest                400 BAD_REQUEST
-    ├── Unauthenticated           401 UNAUTHORIZED
-    ├── Forbidden                 403 FORBIDDEN
-    ├── NotFound                  404 NOT_FOUND
-    ├── Conflict                  409 CONFLICT
-    ├── RateLimited               429 RATE_LIMITED
-    ├── DatabaseUnavailable       503 SERVICE_UNAVAILABLE  locked past the busy timeout,
-    │                                                      or the connection was lost
-    └── UpstreamUnavailable       503 SERVICE_UNAVAILABLE
-        ├── UpstreamTimeout       the call passed its deadline or could not connect
-        ├── UpstreamStatusError   the upstream answered a non-2xx status
-        └── UpstreamBadPayload    the body was not JSON, or not of the expected shape
-
-Clients see `code` and `message` (GraphQL: `errors[].extensions.code`). The upstream
-kind and name, and the database failure's kind and driver message, go to logs and
-metrics only: a client cannot act on them (it can only retry).
+AppError                      (code, status, message)
+├── BadRequest                400 BAD_REQUEST
+├── Unauthenticated           401 UNAUTHORIZED
+├── Forbidden                 403 FORBIDDEN
+├── NotFound                  404 NOT_FOUND
+├── Conflict                  409 CONFLICT
+├── RateLimited               429 RATE_LIMITED
+├── DatabaseUnavailable       503 SERVICE_UNAVAILABLE (locked or disconnected)
+└── UpstreamUnavailable       503 SERVICE_UNAVAILABLE
+    ├── UpstreamTimeout       the call passed its deadline or could not connect
+    ├── UpstreamStatusError   the upstream answered a non-2xx status
+    └── UpstreamBadPayload    the body was not JSON, or not of the expected shape
 """
 
 from __future__ import annotations
@@ -30,6 +25,10 @@ _log = logging.getLogger("naap.errors")
 
 
 class AppError(Exception):
+    """Clients see `code` and `message` (GraphQL: `errors[].extensions.code`). The
+    upstream kind and name, and the database failure's kind and driver message, go
+    to logs and metrics only: a client cannot act on them (it can only retry)."""
+
     code: ClassVar[str] = "INTERNAL_ERROR"
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "Internal error"

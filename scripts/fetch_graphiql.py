@@ -1,19 +1,12 @@
-"""Fetch pinned GraphiQL/React browser bundles from the npm registry.
+"""Fetch pinned GraphiQL/React browser bundles from the npm registry, for the
+server to serve itself: ``python scripts/fetch_graphiql.py var/graphiql`` (run by
+``make install``).
 
-Usage (run by ``make install``)::
-
-    .venv/bin/python scripts/fetch_graphiql.py var/graphiql
-
-For each pinned package this runs ``npm pack <name>@<version>``, checks the tarball
-against the pinned npm ``dist.integrity`` (sha512), extracts only the browser
-bundles the GraphiQL page needs under flat names, and writes ``manifest.json``.
-The server then serves these files itself, so GraphiQL never loads anything from a
-CDN at page time (see ``app/graphql/graphiql.py``).
-
-Idempotent: if the destination already has the pinned manifest and intact files,
-nothing is done and npm is not called.
-
-To upgrade a pin: ``npm view <name>@<version> dist.integrity`` and edit PINS.
+Per pin: ``npm pack <name>@<version>``, check the tarball against the pinned npm
+``dist.integrity`` (sha512), extract the browser bundles the page needs under flat
+names, write ``manifest.json``. Idempotent: with the pinned manifest and intact
+files in place, npm is not called. To upgrade a pin, edit PINS with the output of
+``npm view <name>@<version> dist.integrity``.
 """
 
 from __future__ import annotations

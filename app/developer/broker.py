@@ -1,16 +1,14 @@
 """The billing-provider OAuth key broker: authorization code + PKCE -> stored key.
 
-    start (auth + CSRF)      session: state, PKCE verifier, user, 10-minute expiry
-    redirect (browser)       302 to the provider's authorize URL
-    callback (provider)      claim the pending session atomically, exchange code +
-                             verifier, register the key for the session's user (hash
-                             + prefix, like POST /developer/keys), keep the raw key
-                             encrypted until it is read
-    result (same user)       `complete` with the raw key once, then `redeemed`
+    start (auth + CSRF)   a session: state, PKCE verifier, user, 10-minute expiry
+    redirect (browser)    302 to the provider's authorize URL
+    callback (provider)   claim the session atomically, exchange code + verifier,
+                          register the key like POST /developer/keys, hold the raw
+                          key encrypted until it is read
+    result (same user)    `complete` with the raw key once, then `redeemed`
 
 Statuses: pending -> processing -> complete | failed; pending -> expired. The raw
-key is never logged; errors name what failed, never the key.
-"""
+key is never logged, and no error names it."""
 
 from __future__ import annotations
 

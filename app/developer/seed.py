@@ -4,12 +4,8 @@
 natural key (provider `slug`, model `name`) is missing and leaves existing rows
 exactly as they are, so an operator's edits survive. Concurrent runs are safe too
 (`INSERT ... ON CONFLICT DO NOTHING` on the unique natural key). It never creates
-projects, keys or usage rows.
-
-The models are drawn from pipelines the Livepeer network actually serves
-(live-video-to-video via StreamDiffusion, text-to-image, image-to-video,
-audio-to-text, LLM, text-to-speech, upscale, segment-anything-2, image-to-text).
-Costs are indicative USD per minute of compute; latencies and cold starts in ms.
+projects, keys or usage rows. The models come from pipelines the Livepeer network
+serves; costs are indicative USD per minute of compute, latencies in ms.
 """
 
 from __future__ import annotations

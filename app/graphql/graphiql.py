@@ -1,19 +1,12 @@
-"""Self-hosted GraphiQL page.
+"""Self-hosted GraphiQL page: its JavaScript and CSS come only from the server's
+own assets path (installed by ``make install``), never from a CDN.
 
-The GraphiQL page loads its JavaScript and CSS only from the server's own assets
-path, never from a CDN:
-
-* it works offline and on air-gapped networks (nothing is fetched from the
-  internet when the page opens);
-* what runs in the browser is exactly what ``scripts/fetch_graphiql.py`` pinned and
-  verified (npm ``dist.integrity``) at install time, not whatever a CDN serves today;
-* it is CSP-friendly: scripts come from ``'self'``, the page configuration is a JSON
-  data block (never executed), and the one inline bootstrap script is a constant, so
-  ``script-src 'self' <BOOTSTRAP_SCRIPT_CSP_HASH>`` is enough. (GraphiQL injects
-  ``<style>`` elements at runtime, so ``style-src`` still needs ``'unsafe-inline'``.)
-
-The assets are installed by ``make install`` (``scripts/fetch_graphiql.py``) into a
-directory that the server mounts under the assets path.
+So the page works offline, runs exactly what ``scripts/fetch_graphiql.py`` pinned
+and verified (npm ``dist.integrity``), and suits a strict CSP: scripts come from
+``'self'``, the configuration is a JSON data block (never executed), and the one
+inline bootstrap script is a constant, so ``script-src 'self'
+<BOOTSTRAP_SCRIPT_CSP_HASH>`` is enough. GraphiQL injects ``<style>`` elements at
+runtime, so ``style-src`` still needs ``'unsafe-inline'``.
 """
 
 from __future__ import annotations

@@ -4,12 +4,6 @@
       ▲                                   ▲                            │
       └───────────(probe succeeds)────────┼──────(probe fails)─────────┘
 
-Open: every call fails at once with `BreakerOpen` (no socket, no wait), so a dead
-upstream costs callers nothing and gets no traffic while it recovers. Half-open:
-exactly one caller (the probe) goes through; the others keep failing fast until
-the probe's verdict. A probe that ends without a verdict (its caller was
-cancelled) frees the slot for the next caller.
-
 What counts as a failure is the transport's decision (`_http.py`): timeouts,
 connection errors, 5xx and 429 do; an answer of the wrong shape does not (the
 upstream is up and answering; one bad endpoint must not cut off the others).
@@ -33,6 +27,12 @@ class BreakerOpen(UpstreamUnavailable):
 
 
 class CircuitBreaker:
+    """Open: every call fails at once with `BreakerOpen` (no socket, no wait), so a
+    dead upstream costs callers nothing and gets no traffic while it recovers.
+    Half-open: exactly one caller (the probe) goes through; the others keep failing
+    fast until the probe's verdict. A probe that ends without a verdict (its caller
+    was cancelled) frees the slot for the next caller."""
+
     def __init__(
         self,
         name: str,

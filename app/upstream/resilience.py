@@ -1,20 +1,12 @@
-"""One deadline per request for all its upstream work, and the retry policy.
+"""One deadline per request for all its upstream work, and the retry policy's parts.
 
-The deadline is an absolute `time.monotonic()` value in a context variable. The
-HTTP edge middleware (app/edge/middleware.py) starts it when a request arrives, so
-both surfaces (REST runs the same schema as /graphql) and every resolver task
-created under the request inherit it; asyncio copies the context into each task it
-creates, while a value set inside a resolver would not flow back out. Work that
-starts outside a request (the response cache's background refresh runs in an
-empty context) gets the transport's default budget, the same number of seconds,
-from its own start.
-
-Retry policy: at most one retry, for connection failures and 502/503/504, after
-`Retry-After` when the upstream sent one, else after 50-250 ms of jitter (so the
-callers of a flapping upstream do not come back in step), and only when the wait
-fits in the time left. Every current upstream call is idempotent: the analytics
-API is GET only, and the subgraph queries and `eth_blockNumber` are read-only
-POSTs, so a repeated call cannot change anything upstream.
+The deadline is an absolute `time.monotonic()` value in a context variable, set by
+the edge middleware when a request arrives, so both surfaces and every resolver
+task created under the request inherit it (asyncio copies the context into each
+task it creates). Work outside a request (the response cache's background refresh)
+gets the transport's default budget from its own start. A failed call is retried
+at most once, after `Retry-After` or 50-250 ms of jitter, and only when the wait
+fits in the time left.
 """
 
 from __future__ import annotations
@@ -27,8 +19,12 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+# Retried once, like connection failures. Every upstream call is idempotent (the
+# analytics API is GET only; the subgraph queries and `eth_blockNumber` are
+# read-only POSTs), so a repeated call changes nothing upstream.
 RETRY_STATUSES = frozenset({502, 503, 504})
-JITTER = (0.05, 0.25)  # seconds
+# Seconds; random, so the callers of a flapping upstream do not come back in step.
+JITTER = (0.05, 0.25)
 
 _deadline: ContextVar[float | None] = ContextVar("upstream_deadline", default=None)
 
