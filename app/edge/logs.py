@@ -149,10 +149,12 @@ _CONSOLE_KEYS = ("cache", "user", "client", "request_id")
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A StreamHandler that writes lines in batches, like nginx's buffered
-    `access_log`: one write per 64 KiB, per WARNING-or-worse record (which flushes
-    everything before it, so an incident's context is never held back), or per
-    second (a daemon thread), and at exit (`logging.shutdown` flushes handlers).
+    """A StreamHandler that writes access lines in batches, like nginx's buffered
+    `access_log`: one write per 64 KiB, per second (a daemon thread), at exit
+    (`logging.shutdown` flushes handlers), and before any other record, which is
+    written at once (startup, shutdown, errors: rare, and an incident's context is
+    never held back; uvicorn re-raises SIGTERM after its last line, so a line left
+    in the buffer then would be lost).
 
     Why: one access line per request, flushed one by one, is one write(2) per
     request on the hot path — about a third of the access log's cost. The price
@@ -176,7 +178,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # logging's contract: never raise from a handler
             self.handleError(record)
             return
-        self._add(line, record.levelno)
+        self._add(line, batch=getattr(record, "access", None) is not None)
 
     def append(self, line: str) -> None:
         """An INFO line already formatted (the access log's fast path). No lock:
@@ -188,11 +190,11 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if self._size >= self.max_bytes:
             self.flush()
 
-    def _add(self, line: str, levelno: int) -> None:
+    def _add(self, line: str, *, batch: bool) -> None:
         line += self.terminator
         self._lines.append(line)
         self._size += len(line)
-        if self._size >= self.max_bytes or levelno >= logging.WARNING:
+        if self._size >= self.max_bytes or not batch:
             self._write()
 
     def flush(self) -> None:
