@@ -1,6 +1,7 @@
 """Log lines: JSON (or console) formatting, a buffered handler, the access record.
 
-`configure_logging` installs one buffered handler on the root logger; the edge
+`configure_logging` installs one buffered handler on the root logger and hands it
+uvicorn's loggers, so every line of the process has one format; the edge
 middleware writes one access line per request through it.
 """
 
@@ -222,9 +223,19 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
+# uvicorn's loggers: its startup, shutdown and error lines ("Exception in ASGI
+# application", with the traceback) on uvicorn.error, its access line on
+# uvicorn.access (off when that logger has no handler: `--no-access-log`).
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(level: str, log_format: str, loggers: Iterable[str]) -> None:
-    """Our formatter on the root handler (installed once, when nobody configured
-    logging before us), and `level` on our loggers."""
+    """When nobody configured logging before us (the root logger has no handler),
+    the process's lines are ours: one buffered handler on the root logger with our
+    formatter, at `level`; uvicorn's loggers that write through a handler of their
+    own write through ours instead, and leave their level to the root's. Then
+    `level` on our loggers. A setup made before us (a uvicorn `--log-config` that
+    configures the root logger, pytest) is left as it is."""
     root = logging.getLogger()
     if not root.handlers:
         handler = BufferedStreamHandler()
@@ -233,5 +244,12 @@ def configure_logging(level: str, log_format: str, loggers: Iterable[str]) -> No
         )
         root.addHandler(handler)
         root.setLevel(level.upper())
+        for name in UVICORN_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.NOTSET)
+            if logger.handlers:  # uvicorn's plain-text handler
+                for own in list(logger.handlers):
+                    logger.removeHandler(own)
+                logger.propagate = True
     for name in loggers:
         logging.getLogger(name).setLevel(level.upper())
