@@ -1,8 +1,9 @@
 """The server as `make run` starts it writes one format: uvicorn's lines included.
 
 The command is read from `make -n run` itself and started on a free loopback port,
-so these tests follow the Makefile. Also: `configure_logging` handing uvicorn's
-loggers to our handler, and the launcher's uvicorn options.
+so these tests follow the Makefile. Also: `make bench` starts that same command,
+`configure_logging` hands uvicorn's loggers to our handler, and the launcher's
+uvicorn options.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 
 from app.edge.logs import UVICORN_LOGGERS, BufferedStreamHandler, configure_logging
 from app.settings import Settings, SettingsError
+from scripts import bench
 from scripts.serve import uvicorn_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,3 +315,32 @@ def test_the_launcher_gives_uvicorn_and_the_app_the_same_shutdown_timeout() -> N
 def test_the_launcher_refuses_a_shutdown_timeout_uvicorn_cannot_take() -> None:
     with pytest.raises(SettingsError, match="SHUTDOWN_TIMEOUT must be whole seconds"):
         uvicorn_options(Settings(shutdown_timeout=7.5))
+
+
+def test_the_bench_starts_make_runs_command_with_only_the_rate_limits_changed() -> None:
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("no ./.venv: make run's interpreter")
+    port = _free_port()
+    make_env, make_argv = make_run_command(port)
+    argv, env = bench.server_launch(port)
+    assert argv == [str(ROOT / make_argv[0]), *make_argv[1:]]
+    assert {name: env[name] for name in make_env} == make_env
+    others = set(env) - set(make_env) - set(bench.SERVER_ENV_KEEP)
+    assert (
+        others
+        == set(bench.BENCH_RATE_LIMITS)
+        == {
+            "RATE_LIMIT_PUBLIC",
+            "RATE_LIMIT_UPSTREAM",
+        }
+    )
+
+
+def test_the_bench_report_keeps_hand_written_sections(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text(
+        "# naap-api benchmarks\n\n## Results\n\nold table\n\n"
+        "## Before and after a change\n\nby hand\n"
+    )
+    assert bench.kept_sections(report) == "\n## Before and after a change\n\nby hand\n"
+    assert bench.kept_sections(tmp_path / "absent.md") == ""
