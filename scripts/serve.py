@@ -12,9 +12,11 @@ benchmark's bare baseline) under exactly the same options.
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,30 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def build_app(import_string: str) -> Callable[[], Any]:
+    """The factory uvicorn calls in a single process: the app imported and built
+    with the garbage collector off, then one full collection and `gc.freeze()`.
+
+    Importing and building the app allocates ~160k objects that live as long as
+    the process, and little garbage; the collector's passes over that growing
+    heap were ~250 ms of a cold start. The app's lifespan then collects and
+    freezes again, cheaply: only what startup allocated since is left to scan.
+    """
+
+    def factory() -> Any:
+        module, _, name = import_string.partition(":")
+        gc.disable()
+        try:
+            app = getattr(importlib.import_module(module), name)()
+            gc.collect()
+            gc.freeze()
+        finally:
+            gc.enable()
+        return app
+
+    return factory
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", default=APP, help=f"module:factory (default {APP})")
@@ -67,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Read by the app (OAuth redirect URIs) in every worker.
         os.environ["PUBLIC_BASE_URL"] = f"http://{settings.host}:{settings.port}"
     configure_logging(settings.log_level, settings.log_format, ())
-    uvicorn.run(args.app, app_dir=args.app_dir, **options)
+    # Several workers import the app in their own processes, from the string.
+    app = args.app if settings.workers > 1 else build_app(args.app)
+    uvicorn.run(app, app_dir=args.app_dir, **options)
     return 0
 
 

@@ -8,6 +8,7 @@ uvicorn options.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shlex
@@ -29,7 +30,7 @@ import pytest
 from app.edge.logs import UVICORN_LOGGERS, BufferedStreamHandler, configure_logging
 from app.settings import Settings, SettingsError
 from scripts import bench
-from scripts.serve import uvicorn_options
+from scripts.serve import build_app, uvicorn_options
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 30.0
@@ -310,6 +311,22 @@ def test_the_launcher_gives_uvicorn_and_the_app_the_same_shutdown_timeout() -> N
     assert options["timeout_graceful_shutdown"] == 7
     assert options["access_log"] is False
     assert options["log_config"] is None
+
+
+def test_the_launcher_builds_the_app_with_the_collector_off_then_on_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "gc_probe.py").write_text(
+        "import gc\n\n\ndef create_app():\n"
+        "    return {'collector on': gc.isenabled()}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert build_app("gc_probe:create_app")() == {"collector on": False}
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # the rest of the session collects as before
 
 
 def test_the_launcher_refuses_a_shutdown_timeout_uvicorn_cannot_take() -> None:
