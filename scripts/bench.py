@@ -1094,6 +1094,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"bench: port {port} on {HOST} is in use", file=sys.stderr)
             return 2
     machine = machine_info()
+    load_start = os.getloadavg()[0]
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     api = f"http://{HOST}:{args.port}"
     base = f"http://{HOST}:{args.baseline_port}"
@@ -1158,6 +1159,10 @@ def run(args: argparse.Namespace) -> int:
                 return 1
 
     kpi, _orchestrators, overview_result, baseline = results
+    # Other processes share the CPUs: their load, with the figures it colours.
+    machine["load average (1 min), start / end of the run"] = (
+        f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"
+    )
     rss_note = (
         "VmHWM from /proc of each server process and its children, reset "
         "(clear_refs) once before the warm-ups: targets run interleaved, so each "
