@@ -39,8 +39,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", env_file=None)
 
     app_env: Literal["development", "production"] = "development"
+    # Where scripts/serve.py (make run) serves, and with how many processes.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
     # Upstreams. NAAP_API_SERVER_URL includes the /v1 prefix.

@@ -1,15 +1,17 @@
 """Benchmark the dashboard routes against a bare Starlette baseline: `make bench`.
 
-Starts, on loopback and in the same run, the API server (simulated upstreams, a
-throwaway SQLite database) and a bare Starlette app that returns the stored bytes
-of the KPI body; drives both with the same load (wrk when installed, otherwise an
-asyncio + httpx generator with a fixed number of connections) and prints
-requests/s, p50, p99 and peak RSS for each target with its ratio to the baseline.
-Writes the table, the machine and the settings to BENCHMARKS.md.
+Starts, on loopback, the API server exactly as `make run` does (scripts/serve.py,
+its environment; only the rate-limit budgets lifted) and, under the same command,
+a bare Starlette app returning the stored bytes of the KPI body; drives both with
+the same load in interleaved rounds (wrk when installed, otherwise an asyncio +
+httpx generator) and prints requests/s, p50, p99 and peak RSS per target with its
+ratio to the baseline, and the cold start (launch to the first KPI 200). Writes
+them, the machine and the settings to BENCHMARKS.md (hand-written sections kept).
 
-    python scripts/bench.py [--duration 10] [--connections 50] [--threads 2]
-        [--warmup 2] [--port 8091] [--baseline-port 8092] [--out BENCHMARKS.md]
-        [--tool auto|wrk|python] [--timeout 30]
+    python scripts/bench.py [--duration 30] [--rounds 3] [--connections 50]
+        [--threads 2] [--warmup 2] [--port 8091] [--baseline-port 8092]
+        [--out BENCHMARKS.md] [--tool auto|wrk|python] [--timeout 30]
+        [--cold-starts 5] [--cold-start-only]
 
 A benchmark, not a test: the target checks are printed, never asserted. Exit
 status 0 whatever the numbers; 1 when a server fails to start or a warm-up
@@ -27,6 +29,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -51,10 +54,13 @@ GRAPHQL_PATH = "/graphql"
 WARMUP_REQUESTS = 3
 START_TIMEOUT = 60.0
 
-# Targets, as ratios to the same-run baseline (issue text). Printed, never asserted.
+# Targets (ratios to the same-run baseline, memory, cold start). Printed, never
+# asserted.
 KPI_MIN_RPS_RATIO = 0.60
 KPI_MAX_P99_RATIO = 2.0
-OVERVIEW_MIN_RPS_RATIO = 0.30
+OVERVIEW_MIN_RPS_RATIO = 0.35
+MAX_PEAK_RSS_MIB = 150.0
+MAX_COLD_START_S = 0.5
 
 # Every dashboard root field with its full selection: built from the REST
 # operations themselves (rest_facade/operations/Dashboard*.graphql and
@@ -123,10 +129,15 @@ async def stored(request):
 
 
 app = Starlette(routes=[Route({path!r}, stored, methods=["GET"])])
+
+
+def create_app():
+    return app
 '''
 
-# The servers get these variables of ours and the benchmark's own, nothing else, so
-# no setting in the caller's shell (upstream URLs, CACHE_URL, TTLs) changes them.
+# The servers get these variables of the caller's, make run's and the benchmark's
+# own, nothing else, so no setting in the caller's shell (upstream URLs, CACHE_URL,
+# TTLs, LOG_LEVEL) changes them: `make run` in a clean shell.
 SERVER_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
@@ -179,26 +190,22 @@ BENCH_RATE_LIMITS = {
 }
 
 
-def _uvicorn_command() -> list[str]:
-    venv_uvicorn = ROOT / ".venv" / "bin" / "uvicorn"
-    if venv_uvicorn.exists():
-        return [str(venv_uvicorn)]
-    return [sys.executable, "-m", "uvicorn"]
+# `make run`'s server line: `HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(SERVE)`
+# with the Makefile's defaults (tests/test_run_logging.py checks they agree).
+SERVE = ("scripts/serve.py",)
+MAKE_RUN_ENV = {"HOST": HOST, "WORKERS": "1"}
 
 
-def _server_args(port: int) -> list[str]:
-    """The same uvicorn settings for the server and the baseline."""
-    return [
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+def _python() -> str:
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    return str(venv_python) if venv_python.exists() else sys.executable
+
+
+def server_launch(port: int, *args: str) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of `make run` on `port`, with the bench's rate-limit
+    budgets; `args` go to scripts/serve.py (the baseline's `--app`)."""
+    env = _clean_env({**MAKE_RUN_ENV, "PORT": str(port), **BENCH_RATE_LIMITS})
+    return [_python(), *SERVE, *args], env
 
 
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
@@ -517,6 +524,72 @@ def warm(target: Target) -> tuple[bytes, str | None, int]:
     return response.content, response.headers.get("x-cache"), graphql_errors
 
 
+# --- cold start -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ColdStart:
+    seconds: list[float]  # one per measured launch, in order
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _first_200(server: Server, client: httpx.Client, url: str, started: float) -> float:
+    """Seconds from `started` to the first 200 on `url`, polling every 5 ms while
+    the port refuses connections (uvicorn listens once the app's startup is done)."""
+    while True:
+        try:
+            response = client.get(url)
+        except httpx.TransportError:
+            if server.proc is None or server.proc.poll() is not None:
+                raise BenchError(
+                    f"{server.name} exited before answering:\n{server.log_tail()}"
+                ) from None
+            if time.perf_counter() - started > START_TIMEOUT:
+                raise BenchError(f"{server.name}: no answer on {url}") from None
+            time.sleep(0.005)
+            continue
+        if response.status_code != 200:
+            raise BenchError(f"{server.name}: {url} answered {response.status_code}")
+        return time.perf_counter() - started
+
+
+def measure_cold_start(count: int, tmp: Path) -> ColdStart:
+    """`make run`'s command launched `count` + 1 times, each on a fresh port; each
+    launch timed to its first 200 on the KPI route (a cache miss: the simulator's
+    answer built in process). The first launch is not counted: it warms the page
+    cache, as a restart on a running machine finds it."""
+    seconds: list[float] = []
+    headers = {"accept-encoding": "identity"}
+    with httpx.Client(timeout=START_TIMEOUT, headers=headers) as client:
+        for launch in range(count + 1):
+            port = _free_port()
+            argv, env = server_launch(port)
+            server = Server("naap-api", argv, env, tmp / "cold-start.log")
+            started = time.perf_counter()
+            server.start(ROOT)
+            try:
+                took = _first_200(
+                    server, client, f"http://{HOST}:{port}{KPI_PATH}", started
+                )
+            finally:
+                server.stop()
+            label = "unmeasured (warms the page cache)" if launch == 0 else "measured"
+            print(f"  cold start {launch}: {took:.3f} s, {label}", flush=True)
+            if launch:
+                seconds.append(took)
+    return ColdStart(seconds)
+
+
 # --- report ---------------------------------------------------------------------
 
 
@@ -588,19 +661,36 @@ def table(results: list[Result], baseline: Result) -> str:
     return "\n".join(rows)
 
 
-def checks(kpi: Result, overview: Result, baseline: Result) -> list[str]:
+def _met(ok: bool) -> str:
+    return f"**{'met' if ok else 'not met'}**"
+
+
+def cold_start_check(cold: ColdStart) -> str:
+    return (
+        f"- Cold start (launch to the first KPI 200): median {cold.median:.3f} s of "
+        f"{len(cold.seconds)} launches (target <= {MAX_COLD_START_S:.1f} s): "
+        f"{_met(cold.median <= MAX_COLD_START_S)}"
+    )
+
+
+def checks(
+    kpi: Result, overview: Result, baseline: Result, cold: ColdStart
+) -> list[str]:
     kpi_rps = _ratio(kpi.rps, baseline.rps)
     kpi_p99 = _ratio(kpi.p99_ms, baseline.p99_ms)
     ov_rps = _ratio(overview.rps, baseline.rps)
-    kpi_met = kpi_rps >= KPI_MIN_RPS_RATIO and kpi_p99 <= KPI_MAX_P99_RATIO
-    ov_met = ov_rps >= OVERVIEW_MIN_RPS_RATIO
+    rss = kpi.rss_mib if kpi.rss_mib is not None else math.nan
     return [
         f"- Route 1 (KPI): rps ratio {_fmt(kpi_rps, 2)} "
         f"(target >= {KPI_MIN_RPS_RATIO:.2f}) and p99 ratio {_fmt(kpi_p99, 2)} "
-        f"(target <= {KPI_MAX_P99_RATIO:.1f}): **{'met' if kpi_met else 'not met'}**",
+        f"(target <= {KPI_MAX_P99_RATIO:.1f}): "
+        f"{_met(kpi_rps >= KPI_MIN_RPS_RATIO and kpi_p99 <= KPI_MAX_P99_RATIO)}",
         f"- Route 3 (GraphQL overview): rps ratio {_fmt(ov_rps, 2)} "
         f"(target >= {OVERVIEW_MIN_RPS_RATIO:.2f}): "
-        f"**{'met' if ov_met else 'not met'}**",
+        f"{_met(ov_rps >= OVERVIEW_MIN_RPS_RATIO)}",
+        f"- Peak RSS of the API server: {_fmt(rss)} MiB "
+        f"(target < {MAX_PEAK_RSS_MIB:.0f}): {_met(rss < MAX_PEAK_RSS_MIB)}",
+        cold_start_check(cold),
     ]
 
 
@@ -619,6 +709,45 @@ def notes(results: list[Result]) -> list[str]:
     return out
 
 
+# The sections write_report writes; any other `## ` section of the file it
+# replaces was written by hand (comparisons, history) and is kept, after these.
+REPORT_SECTIONS = frozenset(
+    {
+        "Machine",
+        "Settings",
+        "Results",
+        "Cold start",
+        "Target checks",
+        "Warnings",
+        "How to read this",
+    }
+)
+
+
+def kept_sections(path: Path) -> str:
+    """The hand-written `## ` sections of the report at `path`, verbatim."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    kept = []
+    for section in re.split(r"^(?=## )", text, flags=re.MULTILINE)[1:]:
+        title = section.splitlines()[0][3:].strip()
+        if title not in REPORT_SECTIONS:
+            kept.append(section.rstrip("\n") + "\n")
+    return "\n" + "\n".join(kept) if kept else ""
+
+
+def _make_run_line(port: int) -> str:
+    """The server's command as `make run` prints it, on `port`."""
+    argv, env = server_launch(port)
+    python = Path(argv[0])
+    if python.is_relative_to(ROOT):
+        python = python.relative_to(ROOT)
+    variables = " ".join(f"{k}={env[k]}" for k in ("HOST", "PORT", "WORKERS"))
+    return shlex.join([*variables.split(), str(python), *argv[1:]])
+
+
 def write_report(
     out: Path,
     *,
@@ -631,6 +760,7 @@ def write_report(
     kpi: Result,
     overview: Result,
     rss_note: str,
+    cold: ColdStart,
 ) -> None:
     tool_desc = (
         f"{_wrk_version() or 'wrk'} (`wrk -t{args.threads} -c{args.connections} "
@@ -652,9 +782,9 @@ def write_report(
         "# naap-api benchmarks",
         "",
         "Written by `scripts/bench.py`. Run it with `make bench` (or "
-        "`.venv/bin/python scripts/bench.py --duration 10 --connections 50`; "
-        "`--help` lists the options). Nothing here is a test: the targets are "
-        "reported, never asserted.",
+        "`.venv/bin/python scripts/bench.py --duration 30 --rounds 3`; "
+        "`--help` lists the options; `make cold-start` measures the cold start "
+        "alone). Nothing here is a test: the targets are reported, never asserted.",
         "",
         f"Date: {date} (UTC)",
         "",
@@ -671,12 +801,15 @@ def write_report(
         "target and the baseline in turn; each row is the median of its rounds); "
         f"warm-up: {WARMUP_REQUESTS} requests then {args.warmup:g} s of the same "
         f"load, discarded; per-request timeout: {args.timeout} s",
-        "- Server: `uvicorn app.main:create_app --factory --host 127.0.0.1 "
-        "--workers 1 --log-level warning --no-access-log` (uvicorn's default "
-        "`--http`/`--loop`: httptools and uvloop when installed); `APP_ENV="
-        "development`, `LOG_LEVEL=info`, `LOG_FORMAT=json` (one access-log line "
-        "per request, written to the server's log file), a fresh migrated SQLite "
-        "database, everything else default",
+        "- Server: exactly `make run`'s command line and environment, "
+        f"`{_make_run_line(args.port)}` (scripts/serve.py: uvicorn with its "
+        "access log off, no server header, the graceful-shutdown timeout, its "
+        "default `--http`/`--loop`: httptools and uvloop when installed), with "
+        "no other variable from the caller's shell, so every setting is its "
+        "default: `APP_ENV=development`, `LOG_LEVEL=info`, `LOG_FORMAT=json` "
+        "(uvicorn's lines and one JSON access line per request, all written to "
+        "the server's log file), make run's database (`var/naap.db`, migrated "
+        "first). Only the rate-limit budgets differ (below)",
         "- Upstreams: the built-in simulator, in process (no upstream URL set)",
         "- Rate limits: on, every tier checked on every request, with budgets "
         "raised so one load generator is never refused: "
@@ -685,8 +818,14 @@ def write_report(
         "its in-process defaults); each target was warmed first so the measured "
         "requests are hits (see `X-Cache` below)",
         "- Baseline: a bare Starlette app with one route returning the stored bytes "
-        "of the KPI body as `application/json`, run by the same uvicorn command "
-        "and worker count, in the same run",
+        "of the KPI body as `application/json`, started by the same command, "
+        "environment and uvicorn options (`scripts/serve.py --app "
+        "bench_baseline:create_app`), in the same run",
+        "- Cold start: `make run`'s command (as above, on a fresh port each "
+        "time) from process launch to the first 200 on "
+        f"`GET {KPI_PATH}` (a cache miss answered by the in-process simulator), "
+        "polled every 5 ms; one unmeasured launch first (page cache warm), then "
+        f"the median of {len(cold.seconds)}",
         f"- Peak RSS: {rss_note}",
         "- `X-Cache` of the last warm-up response: "
         + "; ".join(
@@ -697,9 +836,15 @@ def write_report(
         "",
         table(results, baseline),
         "",
+        "## Cold start",
+        "",
+        f"Median {cold.median:.3f} s; launches: "
+        + ", ".join(f"{x:.3f}" for x in cold.seconds)
+        + " s",
+        "",
         "## Target checks",
         "",
-        *checks(kpi, overview, baseline),
+        *checks(kpi, overview, baseline, cold),
         "",
     ]
     if warnings:
@@ -720,7 +865,7 @@ def write_report(
         "loop), so p99 grows with the queue when the server is saturated.",
         "",
     ]
-    out.write_text("\n".join(lines))
+    out.write_text("\n".join(lines) + kept_sections(out))
 
 
 # --- main -----------------------------------------------------------------------
@@ -732,12 +877,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "Starlette baseline and write BENCHMARKS.md."
     )
     parser.add_argument(
-        "--duration", type=float, default=10.0, help="seconds each target, in all"
+        "--duration", type=float, default=30.0, help="seconds each target, in all"
     )
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
+        default=3,
         help="interleaved rounds: each round loads every target (baseline "
         "included) for duration/rounds seconds; medians are reported. More "
         "rounds resist drift in the machine's speed, but short slices inflate "
@@ -755,11 +900,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=int, default=30, help="per-request timeout, seconds"
     )
+    parser.add_argument(
+        "--cold-starts",
+        type=int,
+        default=5,
+        help="measured launches for the cold start (after one unmeasured)",
+    )
+    parser.add_argument(
+        "--cold-start-only",
+        action="store_true",
+        help="measure and print the cold start only (BENCHMARKS.md untouched)",
+    )
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.timeout <= 0:
         parser.error("--duration and --timeout must be > 0, --warmup >= 0")
-    if args.rounds < 1:
-        parser.error("--rounds must be >= 1")
+    if args.rounds < 1 or args.cold_starts < 1:
+        parser.error("--rounds and --cold-starts must be >= 1")
     if args.connections < 1 or args.threads < 1:
         parser.error("--connections and --threads must be >= 1")
     if args.threads > args.connections:
@@ -861,7 +1017,74 @@ def measure_all(
     return results
 
 
+def migrate() -> None:
+    """make run's prerequisite: its database migrated and seeded (idempotent)."""
+    done = subprocess.run(
+        [_python(), "scripts/migrate.py"],
+        cwd=ROOT,
+        env=_clean_env({}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"migrate failed:\n{done.stderr}")
+
+
+def run_cold_start_only(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name:
+        try:
+            migrate()
+            print("bench: cold start", flush=True)
+            cold = measure_cold_start(args.cold_starts, Path(tmp_name))
+        except BenchError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+    print(cold_start_check(cold).replace("**", "")[2:])
+    return 0
+
+
+def _plan(
+    api: str, base: str, server: Server, baseline: Server
+) -> list[tuple[Target, Server]]:
+    overview = json.dumps({"query": OVERVIEW_QUERY}).encode()
+    return [
+        (Target("kpi", f"1. GET {KPI_PATH} (hit)", "GET", api + KPI_PATH), server),
+        (
+            Target(
+                "orchestrators",
+                f"2. GET {ORCHESTRATORS_PATH} (hit, largest body)",
+                "GET",
+                api + ORCHESTRATORS_PATH,
+            ),
+            server,
+        ),
+        (
+            Target(
+                "overview",
+                "3. POST /graphql, whole overview (hit)",
+                "POST",
+                api + GRAPHQL_PATH,
+                body=overview,
+                content_type="application/json",
+            ),
+            server,
+        ),
+        (
+            Target(
+                "baseline",
+                "4. baseline: bare Starlette, stored KPI bytes",
+                "GET",
+                base + KPI_PATH,
+            ),
+            baseline,
+        ),
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.cold_start_only:
+        return run_cold_start_only(args)
     tool = choose_tool(args.tool)
     if tool is None:
         print("bench: --tool wrk but wrk is not on PATH", file=sys.stderr)
@@ -871,6 +1094,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"bench: port {port} on {HOST} is in use", file=sys.stderr)
             return 2
     machine = machine_info()
+    load_start = os.getloadavg()[0]
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     api = f"http://{HOST}:{args.port}"
     base = f"http://{HOST}:{args.baseline_port}"
@@ -884,55 +1108,25 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        server_env = _clean_env(
-            {
-                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
-                "APP_ENV": "development",
-                # Production-like observability: one JSON access-log line per
-                # request (to the server's log file) and every middleware on.
-                "LOG_LEVEL": "info",
-                "LOG_FORMAT": "json",
-                # Rate limiting runs on every request, with budgets a single wrk
-                # client cannot exhaust (the check is measured, not the refusals).
-                **BENCH_RATE_LIMITS,
-            }
-        )
-        migrated = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "migrate.py")],
-            cwd=ROOT,
-            env=server_env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if migrated.returncode != 0:
-            print(f"bench: migrate failed:\n{migrated.stderr}", file=sys.stderr)
-            return 1
-        server = Server(
-            "naap-api",
-            [
-                *_uvicorn_command(),
-                "app.main:create_app",
-                "--factory",
-                *_server_args(args.port),
-            ],
-            server_env,
-            tmp / "server.log",
-        )
+        # Both servers: make run's command and environment; the baseline serves
+        # another factory through it.
+        server = Server("naap-api", *server_launch(args.port), tmp / "server.log")
         baseline_server = Server(
             "baseline",
-            [
-                *_uvicorn_command(),
-                "bench_baseline:app",
+            *server_launch(
+                args.baseline_port,
+                "--app",
+                "bench_baseline:create_app",
                 "--app-dir",
                 str(tmp),
-                *_server_args(args.baseline_port),
-            ],
-            _clean_env({}),
+            ),
             tmp / "baseline.log",
         )
         with servers_stopped([server, baseline_server]):
             try:
+                migrate()
+                print("bench: cold start", flush=True)
+                cold = measure_cold_start(args.cold_starts, tmp)
                 server.start(ROOT)
                 server.wait_ready(api + "/healthz")
                 kpi_body = httpx.get(
@@ -947,7 +1141,7 @@ def run(args: argparse.Namespace) -> int:
                 (tmp / "bench_baseline.py").write_text(
                     BASELINE_APP.format(body_path=str(body_path), path=KPI_PATH)
                 )
-                baseline_server.start(tmp)
+                baseline_server.start(ROOT)
                 baseline_server.wait_ready(base + KPI_PATH)
                 print(
                     f"bench: naap-api pid {server.pid} on {api}, baseline pid "
@@ -958,50 +1152,17 @@ def run(args: argparse.Namespace) -> int:
                 rss_reset = reset_peak_rss(server.pid) and reset_peak_rss(
                     baseline_server.pid
                 )
-                overview = json.dumps({"query": OVERVIEW_QUERY}).encode()
-                plan = [
-                    (
-                        Target(
-                            "kpi", f"1. GET {KPI_PATH} (hit)", "GET", api + KPI_PATH
-                        ),
-                        server,
-                    ),
-                    (
-                        Target(
-                            "orchestrators",
-                            f"2. GET {ORCHESTRATORS_PATH} (hit, largest body)",
-                            "GET",
-                            api + ORCHESTRATORS_PATH,
-                        ),
-                        server,
-                    ),
-                    (
-                        Target(
-                            "overview",
-                            "3. POST /graphql, whole overview (hit)",
-                            "POST",
-                            api + GRAPHQL_PATH,
-                            body=overview,
-                            content_type="application/json",
-                        ),
-                        server,
-                    ),
-                    (
-                        Target(
-                            "baseline",
-                            "4. baseline: bare Starlette, stored KPI bytes",
-                            "GET",
-                            base + KPI_PATH,
-                        ),
-                        baseline_server,
-                    ),
-                ]
+                plan = _plan(api, base, server, baseline_server)
                 results = measure_all(plan, tool, args, tmp)
             except BenchError as exc:
                 print(f"bench: {exc}", file=sys.stderr)
                 return 1
 
     kpi, _orchestrators, overview_result, baseline = results
+    # Other processes share the CPUs: their load, with the figures it colours.
+    machine["load average (1 min), start / end of the run"] = (
+        f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"
+    )
     rss_note = (
         "VmHWM from /proc of each server process and its children, reset "
         "(clear_refs) once before the warm-ups: targets run interleaved, so each "
@@ -1014,7 +1175,7 @@ def run(args: argparse.Namespace) -> int:
     print(table(results, baseline))
     print()
     print("Target checks (reported, not asserted):")
-    for line in checks(kpi, overview_result, baseline):
+    for line in checks(kpi, overview_result, baseline, cold):
         print(line.replace("**", ""))
     for line in notes(results):
         print("WARNING " + line[2:])
@@ -1030,6 +1191,7 @@ def run(args: argparse.Namespace) -> int:
         kpi=kpi,
         overview=overview_result,
         rss_note=rss_note,
+        cold=cold,
     )
     print(f"\nbench: wrote {out} (tool: {tool})")
     return 0

@@ -1,5 +1,5 @@
 """BufferedStreamHandler: access lines are written in batches, never lost or held
-back when it matters (a warning, a full buffer, a second passing, exit)."""
+back when it matters (any other line, a full buffer, a second passing, exit)."""
 
 from __future__ import annotations
 
@@ -39,26 +39,33 @@ def logger() -> Iterator[tuple[logging.Logger, io.StringIO, BufferedStreamHandle
         log.propagate = True
 
 
-def test_info_lines_wait_for_the_batch(
+def _access(log: logging.Logger, route: str) -> None:
+    log.info("%s", route, extra={"access": {"route": route}})
+
+
+def test_access_lines_wait_for_the_batch(
     logger: tuple[logging.Logger, io.StringIO, BufferedStreamHandler],
 ) -> None:
     log, stream, handler = logger
-    log.info("one")
-    log.info("two")
+    _access(log, "one")
+    _access(log, "two")
     assert stream.getvalue() == ""  # buffered: no write per line
     handler.flush()
-    lines = stream.getvalue().splitlines()
-    assert [line.split('"msg":"')[1][:3] for line in lines] == ["one", "two"]
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["route"] for line in lines] == ["one", "two"]
 
 
-def test_a_warning_writes_everything_before_it_at_once(
-    logger: tuple[logging.Logger, io.StringIO, BufferedStreamHandler],
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+def test_any_other_line_writes_everything_before_it_at_once(
+    logger: tuple[logging.Logger, io.StringIO, BufferedStreamHandler], level: int
 ) -> None:
+    """Startup, shutdown and error lines are not held back: uvicorn re-raises
+    SIGTERM right after its last line, which a buffer would lose."""
     log, stream, _ = logger
-    log.info("context")
-    log.warning("incident")
+    _access(log, "context")
+    log.log(level, "Finished server process")
     text = stream.getvalue()
-    assert text.index("context") < text.index("incident")
+    assert text.index("context") < text.index("Finished server process")
 
 
 def test_a_full_buffer_is_written(
@@ -66,7 +73,7 @@ def test_a_full_buffer_is_written(
 ) -> None:
     log, stream, _ = logger
     for i in range(40):  # ~70 bytes a line: past the 1 KiB buffer
-        log.info("line %d", i)
+        _access(log, f"line {i}")
     assert stream.getvalue().count("\n") >= 10
 
 
@@ -74,7 +81,7 @@ def test_an_idle_buffer_is_written_within_the_interval(
     logger: tuple[logging.Logger, io.StringIO, BufferedStreamHandler],
 ) -> None:
     log, stream, _ = logger
-    log.info("last request before a quiet spell")
+    _access(log, "last request before a quiet spell")
     deadline = time.monotonic() + 5
     while not stream.getvalue() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -1,5 +1,5 @@
-"""Graceful shutdown of a real server process: `uvicorn app.main:create_app --factory`
-with `--timeout-graceful-shutdown`, as `make run` starts it, sent SIGTERM.
+"""Graceful shutdown of a real server process started as `make run` starts it
+(scripts/serve.py: uvicorn with a graceful-shutdown timeout), sent SIGTERM.
 
 The analytics upstream is the simulator on a loopback port in this test's event
 loop, made slow with a latency fault, so a dashboard MISS is a request in flight
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,7 +29,6 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.settings import Settings
 from simulator import Fault
 from tests.test_response_cache_redis import (
     KPI,
@@ -102,19 +99,9 @@ async def server(
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-server-header",
-            "--timeout-graceful-shutdown",
-            str(grace),
+            "scripts/serve.py",
             cwd=ROOT,
-            env=environ,
+            env={**environ, "HOST": "127.0.0.1", "PORT": str(port)},
             stdout=sink,
             stderr=sink,
         )
@@ -230,29 +217,3 @@ async def test_sigterm_cancels_a_background_refresh_that_outlasts_the_timeout(
     assert [first.headers["x-cache"], stale.headers["x-cache"]] == ["MISS", "STALE"]
     assert exit_after < 1 + MARGIN
     assert "background cache refreshes cancelled" in read_log(app.log)
-
-
-@pytest.mark.parametrize("given", [None, "7"])
-def test_make_run_gives_uvicorn_and_the_app_the_same_shutdown_timeout(
-    given: str | None,
-) -> None:
-    make = shutil.which("make")
-    if make is None:
-        pytest.skip("make is not installed")
-    env = {k: v for k, v in os.environ.items() if k != "SHUTDOWN_TIMEOUT"}
-    if given is not None:
-        env["SHUTDOWN_TIMEOUT"] = given
-    # -n: print the recipe, run nothing (not even install or migrate).
-    done = subprocess.run(  # noqa: S603  (our own make, our own Makefile)
-        [make, "-s", "-n", "run"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    default = Settings.model_fields["shutdown_timeout"].default
-    seconds = given or f"{default:.0f}"
-    assert f"SHUTDOWN_TIMEOUT={seconds} " in done.stdout
-    assert f"--timeout-graceful-shutdown {seconds}\n" in done.stdout

@@ -1,6 +1,7 @@
 """Log lines: JSON (or console) formatting, a buffered handler, the access record.
 
-`configure_logging` installs one buffered handler on the root logger; the edge
+`configure_logging` installs one buffered handler on the root logger and hands it
+uvicorn's loggers, so every line of the process has one format; the edge
 middleware writes one access line per request through it.
 """
 
@@ -149,10 +150,12 @@ _CONSOLE_KEYS = ("cache", "user", "client", "request_id")
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A StreamHandler that writes lines in batches, like nginx's buffered
-    `access_log`: one write per 64 KiB, per WARNING-or-worse record (which flushes
-    everything before it, so an incident's context is never held back), or per
-    second (a daemon thread), and at exit (`logging.shutdown` flushes handlers).
+    """A StreamHandler that writes access lines in batches, like nginx's buffered
+    `access_log`: one write per 64 KiB, per second (a daemon thread), at exit
+    (`logging.shutdown` flushes handlers), and before any other record, which is
+    written at once (startup, shutdown, errors: rare, and an incident's context is
+    never held back; uvicorn re-raises SIGTERM after its last line, so a line left
+    in the buffer then would be lost).
 
     Why: one access line per request, flushed one by one, is one write(2) per
     request on the hot path — about a third of the access log's cost. The price
@@ -176,7 +179,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # logging's contract: never raise from a handler
             self.handleError(record)
             return
-        self._add(line, record.levelno)
+        self._add(line, batch=getattr(record, "access", None) is not None)
 
     def append(self, line: str) -> None:
         """An INFO line already formatted (the access log's fast path). No lock:
@@ -188,11 +191,11 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if self._size >= self.max_bytes:
             self.flush()
 
-    def _add(self, line: str, levelno: int) -> None:
+    def _add(self, line: str, *, batch: bool) -> None:
         line += self.terminator
         self._lines.append(line)
         self._size += len(line)
-        if self._size >= self.max_bytes or levelno >= logging.WARNING:
+        if self._size >= self.max_bytes or not batch:
             self._write()
 
     def flush(self) -> None:
@@ -220,9 +223,19 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
+# uvicorn's loggers: its startup, shutdown and error lines ("Exception in ASGI
+# application", with the traceback) on uvicorn.error, its access line on
+# uvicorn.access (off when that logger has no handler: `--no-access-log`).
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(level: str, log_format: str, loggers: Iterable[str]) -> None:
-    """Our formatter on the root handler (installed once, when nobody configured
-    logging before us), and `level` on our loggers."""
+    """When nobody configured logging before us (the root logger has no handler),
+    the process's lines are ours: one buffered handler on the root logger with our
+    formatter, at `level`; uvicorn's loggers that write through a handler of their
+    own write through ours instead, and leave their level to the root's. Then
+    `level` on our loggers. A setup made before us (a uvicorn `--log-config` that
+    configures the root logger, pytest) is left as it is."""
     root = logging.getLogger()
     if not root.handlers:
         handler = BufferedStreamHandler()
@@ -231,5 +244,12 @@ def configure_logging(level: str, log_format: str, loggers: Iterable[str]) -> No
         )
         root.addHandler(handler)
         root.setLevel(level.upper())
+        for name in UVICORN_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.NOTSET)
+            if logger.handlers:  # uvicorn's plain-text handler
+                for own in list(logger.handlers):
+                    logger.removeHandler(own)
+                logger.propagate = True
     for name in loggers:
         logging.getLogger(name).setLevel(level.upper())

@@ -67,15 +67,29 @@ class OAuthClient:
     ) -> None:
         self.providers = dict(providers)
         self.timeout = timeout
-        options = {"timeout": httpx.Timeout(timeout), "follow_redirects": False}
-        self._real = httpx.AsyncClient(transport=transport, **options)  # type: ignore[arg-type]
-        self._simulated = httpx.AsyncClient(
-            transport=simulator_transport,
-            **options,  # type: ignore[arg-type]
+        self._transport = transport
+        self._real_client: httpx.AsyncClient | None = None
+        self._simulated = self._client(simulator_transport)
+
+    def _client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
         )
 
+    @property
+    def _real(self) -> httpx.AsyncClient:
+        # Built on first use: a network client loads httpcore and the CA bundle
+        # (~40 ms of every cold start), which development's simulated providers and
+        # a server that never sees a login do not need.
+        if self._real_client is None:
+            self._real_client = self._client(self._transport)
+        return self._real_client
+
     async def aclose(self) -> None:
-        await self._real.aclose()
+        if self._real_client is not None:
+            await self._real_client.aclose()
         await self._simulated.aclose()
 
     def endpoints(self, slug: str) -> ProviderEndpoints | None:
