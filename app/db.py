@@ -7,7 +7,7 @@ writers queue there, first come first served, before `BEGIN IMMEDIATE` takes the
 database's one write lock: SQLite's busy handler is not fair, so only another
 process can make a write wait out the busy timeout. Lock and connection faults
 become `DatabaseUnavailable` (503) in `unavailable_as_503`. Alembic owns the schema
-(`migrate`), never `create_all`.
+(`migrate`), never `create_all`; it is imported only when a migration runs.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -34,6 +32,11 @@ from sqlalchemy.ext.asyncio import (
 
 from app.errors import DatabaseUnavailable
 from app.metrics import DB_ERRORS
+
+if TYPE_CHECKING:
+    # Alembic (with Mako and Pygments, ~100 modules) is imported where it is
+    # used: a server never migrates, so it never pays for it at start.
+    from alembic.config import Config
 
 log = logging.getLogger("naap.db")
 
@@ -290,6 +293,8 @@ def _sqlite_setup(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
 def alembic_config(url: str) -> Config:
     """The repository's Alembic config, pointed at `url` (any working directory)."""
+    from alembic.config import Config
+
     parse_url(url)
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -303,6 +308,8 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str) -> None:
     """`alembic upgrade head` on `url`. Synchronous: from async code, use
     `await asyncio.to_thread(migrate, url)` (env.py runs its own event loop)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 
