@@ -1,37 +1,25 @@
-"""The database: one async engine and its sessions, migrations, a readiness probe.
+"""The database: one async engine, its sessions, migrations, a readiness probe.
 
-Two backends, chosen by `DATABASE_URL`:
-
-- `sqlite+aiosqlite:///./var/naap.db` (development, tests): the file's folder is
-  created; every connection runs in WAL mode with a busy timeout and enforced
-  foreign keys (SQLite leaves them off unless told, and the delete rules of
-  app/developer/models.py depend on them).
-- `postgresql+asyncpg://user:password@host:5432/dbname` (production): pooled
-  connections are pinged before use, so a restarted server costs no request.
-
-Faults: a SQLite write lock still held by another writer when the busy timeout
-runs out, and a lost connection (server restarted, backend terminated, network
-gone), leave the sessions below as `DatabaseUnavailable` (503 SERVICE_UNAVAILABLE),
-logged once with the driver's message and counted in `naap_db_errors_total{kind}`.
-The transaction is rolled back first, so nothing is half-written. Integrity errors
-and every other exception pass through unchanged.
-
-The schema is owned by Alembic (`migrations/`), never by `create_all`: `migrate(url)`
-brings a database to head. It is synchronous (Alembic's API is); inside an event
-loop call `await asyncio.to_thread(migrate, url)`.
+`DATABASE_URL` picks SQLite (`sqlite+aiosqlite:///./var/naap.db`; development and
+tests) or PostgreSQL (`postgresql+asyncpg://user:password@host:5432/dbname`;
+production). Every write goes through `Database.writer()`. On SQLite this process's
+writers queue there, first come first served, before `BEGIN IMMEDIATE` takes the
+database's one write lock: SQLite's busy handler is not fair, so only another
+process can make a write wait out the busy timeout. Lock and connection faults
+become `DatabaseUnavailable` (503) in `unavailable_as_503`. Alembic owns the schema
+(`migrate`), never `create_all`; it is imported only when a migration runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -44,6 +32,11 @@ from sqlalchemy.ext.asyncio import (
 
 from app.errors import DatabaseUnavailable
 from app.metrics import DB_ERRORS
+
+if TYPE_CHECKING:
+    # Alembic (with Mako and Pygments, ~100 modules) is imported where it is
+    # used: a server never migrates, so it never pays for it at start.
+    from alembic.config import Config
 
 log = logging.getLogger("naap.db")
 
@@ -101,16 +94,21 @@ def ensure_sqlite_folder(url: URL) -> None:
 class Database:
     """An async engine and two kinds of session.
 
-    - `async with db.session() as s:` for reads (and simple writes: call
-      `await s.commit()` yourself). Nothing is committed unless you do.
-    - `async with db.writer() as s:` for read-modify-write work: one transaction,
-      committed when the block ends, rolled back if it raises. On SQLite it starts
-      with `BEGIN IMMEDIATE`, taking the write lock up front (waiting up to the busy
-      timeout), so concurrent writers, e.g. several uvicorn workers, serialise
-      instead of failing half-way with "database is locked".
+    - `async with db.session() as s:` for reads. Nothing is committed.
+    - `async with db.writer() as s:` for every write: one transaction, committed
+      when the block ends, rolled back if it raises. On SQLite this process's
+      writers take turns in arrival order on an `asyncio.Lock`, then `BEGIN
+      IMMEDIATE` takes the write lock up front, so none fails half-way with
+      "database is locked". (Left to SQLite's busy handler, they would poll with
+      growing sleeps that let newcomers overtake, and under load an unlucky one
+      would pass the busy timeout.) Only another process (a worker, a migration,
+      a `sqlite3` shell) can then hold a writer past its turn, for at most the
+      busy timeout; the wait for the turn itself is unbounded. Blocks should
+      not nest (see `_write_turn`). PostgreSQL needs no queue: its transactions
+      lock only the rows they write.
 
-    Both raise `DatabaseUnavailable` for a lock or connection fault (see above),
-    once the transaction is rolled back; every other exception passes unchanged.
+    Both raise `DatabaseUnavailable` for a lock or connection fault, once the
+    transaction is rolled back; every other exception passes unchanged.
 
     Sessions are SQLAlchemy `AsyncSession`s with `expire_on_commit=False` (objects
     stay readable after commit). Savepoints (`begin_nested()`) work on both
@@ -128,9 +126,10 @@ class Database:
             _sqlite_setup(self.engine, busy_timeout_ms=int(busy_timeout_ms))
             write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         else:
-            # asyncpg waits 60 s by default for a host that drops packets; a
-            # request would hang that long before its 503. Five seconds is plenty
-            # for a database on the same network.
+            # Pooled connections are pinged before use: a restarted server costs
+            # no request. asyncpg waits 60 s by default for a host that drops
+            # packets; a request would hang that long before its 503. Five
+            # seconds is plenty for a database on the same network.
             self.engine = create_async_engine(
                 parsed,
                 pool_pre_ping=True,
@@ -139,6 +138,10 @@ class Database:
             write_engine = self.engine
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writers = async_sessionmaker(write_engine, expire_on_commit=False)
+        # Made in the loop that uses it (`_write_turn`), not here: create_app
+        # builds the Database before any loop runs.
+        self._queue: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._turn_holder: asyncio.Task[Any] | None = None
 
     @property
     def dialect(self) -> str:
@@ -153,14 +156,38 @@ class Database:
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
-        with unavailable_as_503():
-            async with self._writers() as session:
-                try:
-                    yield session
-                    await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
+        async with self._write_turn():
+            with unavailable_as_503():
+                async with self._writers() as session:
+                    try:
+                        yield session
+                        await session.commit()
+                    except BaseException:
+                        await session.rollback()
+                        raise
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        """This process's writers one at a time, in arrival order (SQLite only).
+
+        A writer nested in one of the same task would wait for itself forever: it
+        skips the queue and meets the outer block's write lock instead, busy after
+        the timeout like a writer of another process."""
+        task = asyncio.current_task()
+        if self._dialect != "sqlite" or (
+            task is not None and task is self._turn_holder
+        ):
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._queue[0] is not loop:
+            self._queue = (loop, asyncio.Lock())
+        async with self._queue[1]:
+            self._turn_holder = task
+            try:
+                yield
+            finally:
+                self._turn_holder = None
 
     async def aclose(self) -> None:
         await self.engine.dispose()
@@ -214,7 +241,11 @@ def unavailable_kind(exc: BaseException) -> str | None:
 
 @contextmanager
 def unavailable_as_503() -> Iterator[None]:
-    """The one seam where database faults become `DatabaseUnavailable`."""
+    """The one seam where database faults become `DatabaseUnavailable`: a SQLite
+    write lock still held by another writer when the busy timeout runs out, or a
+    lost connection (server restarted, backend terminated, network gone). Each is
+    logged once with the driver's message and counted in `naap_db_errors_total`.
+    Integrity errors and every other exception pass through unchanged."""
     try:
         yield
     except (DBAPIError, OSError) as exc:
@@ -246,6 +277,8 @@ def _sqlite_setup(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
+            # SQLite leaves foreign keys off unless told, and the delete rules of
+            # app/developer/models.py depend on them.
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
@@ -260,6 +293,8 @@ def _sqlite_setup(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
 def alembic_config(url: str) -> Config:
     """The repository's Alembic config, pointed at `url` (any working directory)."""
+    from alembic.config import Config
+
     parse_url(url)
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -273,6 +308,8 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str) -> None:
     """`alembic upgrade head` on `url`. Synchronous: from async code, use
     `await asyncio.to_thread(migrate, url)` (env.py runs its own event loop)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 
