@@ -216,7 +216,7 @@ async def _cached(
     return to_response(
         served.entry,
         served.x_cache,
-        request.headers,
+        request.scope["headers"],
         cache_control=cache_control,
         age=served.age,
     )

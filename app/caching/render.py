@@ -9,9 +9,10 @@ never be older than the data.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,13 +120,22 @@ class RawResponse:
 def to_response(
     entry: Entry,
     x_cache: str,
-    request_headers: Mapping[str, str],
+    request_headers: Iterable[tuple[bytes, bytes]],
     *,
     cache_control: str,
     age: int,
 ) -> RawResponse:
-    """The HTTP response for an entry: content negotiation, validators, 304."""
-    body, etag, gzipped = select_body(entry, request_headers.get("accept-encoding", ""))
+    """The HTTP response for an entry (`request_headers` as the ASGI scope has
+    them): content negotiation, validators, 304."""
+    accept_encoding = if_none_match = None
+    for name, value in request_headers:
+        if name == b"accept-encoding":
+            accept_encoding = value
+        elif name == b"if-none-match":
+            if_none_match = value
+    body, etag, gzipped = select_body(
+        entry, accept_encoding.decode("latin-1") if accept_encoding else ""
+    )
     headers = [
         (b"cache-control", cache_control.encode()),
         (b"etag", etag.encode()),
@@ -135,7 +145,11 @@ def to_response(
     ]
     if entry.gzip_body is not None:
         headers.append((b"vary", b"Accept-Encoding"))
-    if entry.status == 200 and etag_matches(request_headers.get("if-none-match"), etag):
+    if entry.status == 200 and if_none_match is not None:
+        not_modified = etag_matches(if_none_match.decode("latin-1"), etag)
+    else:
+        not_modified = False
+    if not_modified:
         headers.extend(h for h in entry.raw_headers if h[0] != b"content-type")
         return RawResponse(304, headers, b"")
     headers.extend(entry.raw_headers)
@@ -145,6 +159,7 @@ def to_response(
     return RawResponse(entry.status, headers, body)
 
 
+@functools.lru_cache(maxsize=256)
 def accepts_gzip(accept_encoding: str) -> bool:
     """Accept-Encoding allows gzip (`q=0` means "not acceptable")."""
     qualities: dict[str, float] = {}

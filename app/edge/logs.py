@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 
@@ -49,40 +49,23 @@ def _direct_json_handler() -> BufferedStreamHandler | None:
     return handler
 
 
-class AccessRecord(logging.LogRecord):
-    """The access line's record, built without `LogRecord.__init__`: that one
-    gathers the caller, thread and process names (~3 µs), none of which the
-    line prints. %-style formatters read `__dict__`, so the other standard
-    attributes are copied in from one template dict.
-    """
-
-    _TEMPLATE: ClassVar[dict[str, Any]] = {
-        "name": access_log.name,
-        "levelno": logging.INFO,
-        "levelname": "INFO",
-        "msg": "%s %s %s",
-        "pathname": "",
-        "filename": "",
-        "module": "",
-        "lineno": 0,
-        "funcName": "",
-        "exc_info": None,
-        "exc_text": None,
-        "stack_info": None,
-        "thread": None,
-        "threadName": None,
-        "process": None,
-        "processName": None,
-        "taskName": None,
-        "relativeCreated": 0.0,
-    }
-
-    def __init__(self, access: dict[str, Any], args: tuple[Any, ...]) -> None:
-        self.__dict__.update(self._TEMPLATE)
-        self.access = access
-        self.args = args
-        self.created = created = time.time()
-        self.msecs = created % 1 * 1000
+def write_access_line(fields: dict[str, Any]) -> None:
+    """One access line. Usually straight into the buffered JSON handler, formatted
+    as the logging chain would (a third of the chain's cost, per request);
+    through the logger when anything else may want to see the record."""
+    handler = _direct_json_handler()
+    if handler is None:
+        access_log.info(
+            "%s %s %s",
+            fields["method"],
+            fields["route"],
+            fields["status"],
+            extra={"access": fields},
+        )
+        return
+    line = {"ts": _timestamp(time.time()), "level": "info", "logger": LOGGER}
+    line.update(fields)
+    handler.append(orjson.dumps(line, default=str).decode())
 
 
 # --- Log formatting ------------------------------------------------------------------

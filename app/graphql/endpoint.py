@@ -182,7 +182,7 @@ class GraphQLEndpoint:
         return to_response(
             served.entry,
             served.x_cache,
-            request.headers,
+            request.scope["headers"],
             cache_control=cache_control,
             age=served.age,
         )
