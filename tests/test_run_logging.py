@@ -29,7 +29,8 @@ import pytest
 
 from app.edge.logs import UVICORN_LOGGERS, BufferedStreamHandler, configure_logging
 from app.settings import Settings, SettingsError
-from scripts import bench
+from scripts.benchmark.report import kept_sections
+from scripts.benchmark.servers import BENCH_RATE_LIMITS, SERVER_ENV_KEEP, server_launch
 from scripts.serve import build_app, uvicorn_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -339,13 +340,13 @@ def test_the_bench_starts_make_runs_command_with_only_the_rate_limits_changed() 
         pytest.skip("no ./.venv: make run's interpreter")
     port = _free_port()
     make_env, make_argv = make_run_command(port)
-    argv, env = bench.server_launch(port)
+    argv, env = server_launch(port)
     assert argv == [str(ROOT / make_argv[0]), *make_argv[1:]]
     assert {name: env[name] for name in make_env} == make_env
-    others = set(env) - set(make_env) - set(bench.SERVER_ENV_KEEP)
+    others = set(env) - set(make_env) - set(SERVER_ENV_KEEP)
     assert (
         others
-        == set(bench.BENCH_RATE_LIMITS)
+        == set(BENCH_RATE_LIMITS)
         == {
             "RATE_LIMIT_PUBLIC",
             "RATE_LIMIT_UPSTREAM",
@@ -359,5 +360,5 @@ def test_the_bench_report_keeps_hand_written_sections(tmp_path: Path) -> None:
         "# naap-api benchmarks\n\n## Results\n\nold table\n\n"
         "## Before and after a change\n\nby hand\n"
     )
-    assert bench.kept_sections(report) == "\n## Before and after a change\n\nby hand\n"
-    assert bench.kept_sections(tmp_path / "absent.md") == ""
+    assert kept_sections(report) == "\n## Before and after a change\n\nby hand\n"
+    assert kept_sections(tmp_path / "absent.md") == ""

@@ -1,0 +1,295 @@
+"""The command line of `make bench` and `make cold-start`: options, `run`, `main`.
+
+    python scripts/bench.py [--duration 30] [--rounds 3] [--connections 50]
+        [--threads 2] [--warmup 2] [--port 8091] [--baseline-port 8092]
+        [--out BENCHMARKS.md] [--tool auto|wrk|python] [--timeout 30]
+        [--cold-starts 5] [--cold-start-only]
+
+A benchmark, not a test: exit status 0 whatever the numbers; 1 when a server
+fails to start or a warm-up request fails; 2 on bad arguments (a busy port,
+--tool wrk without wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from scripts.benchmark.load import choose_tool
+from scripts.benchmark.report import (
+    checks,
+    cold_start_check,
+    machine_info,
+    notes,
+    table,
+    write_report,
+)
+from scripts.benchmark.rounds import measure_all
+from scripts.benchmark.servers import (
+    BASELINE_APP,
+    Server,
+    measure_cold_start,
+    migrate,
+    port_free,
+    reset_peak_rss,
+    server_launch,
+    servers_stopped,
+)
+from scripts.benchmark.targets import (
+    GRAPHQL_PATH,
+    HOST,
+    KPI_PATH,
+    ORCHESTRATORS_PATH,
+    OVERVIEW_QUERY,
+    ROOT,
+    BenchError,
+    Target,
+)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark naap-api's dashboard routes against a bare "
+        "Starlette baseline and write BENCHMARKS.md."
+    )
+    parser.add_argument(
+        "--duration", type=float, default=30.0, help="seconds each target, in all"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds: each round loads every target (baseline "
+        "included) for duration/rounds seconds; medians are reported. More "
+        "rounds resist drift in the machine's speed, but short slices inflate "
+        "p99 with each slice's connection setup",
+    )
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of discarded load each"
+    )
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--baseline-port", type=int, default=8092)
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--timeout", type=int, default=30, help="per-request timeout, seconds"
+    )
+    parser.add_argument(
+        "--cold-starts",
+        type=int,
+        default=5,
+        help="measured launches for the cold start (after one unmeasured)",
+    )
+    parser.add_argument(
+        "--cold-start-only",
+        action="store_true",
+        help="measure and print the cold start only (BENCHMARKS.md untouched)",
+    )
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.warmup < 0 or args.timeout <= 0:
+        parser.error("--duration and --timeout must be > 0, --warmup >= 0")
+    if args.rounds < 1 or args.cold_starts < 1:
+        parser.error("--rounds and --cold-starts must be >= 1")
+    if args.connections < 1 or args.threads < 1:
+        parser.error("--connections and --threads must be >= 1")
+    if args.threads > args.connections:
+        parser.error("--threads must not exceed --connections (wrk)")
+    if args.port == args.baseline_port:
+        parser.error("--port and --baseline-port must differ")
+    return args
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # run the finally blocks: stop both servers
+
+
+def run_cold_start_only(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name:
+        try:
+            migrate()
+            print("bench: cold start", flush=True)
+            cold = measure_cold_start(args.cold_starts, Path(tmp_name))
+        except BenchError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+    print(cold_start_check(cold).replace("**", "")[2:])
+    return 0
+
+
+def _plan(
+    api: str, base: str, server: Server, baseline: Server
+) -> list[tuple[Target, Server]]:
+    overview = json.dumps({"query": OVERVIEW_QUERY}).encode()
+    return [
+        (Target("kpi", f"1. GET {KPI_PATH} (hit)", "GET", api + KPI_PATH), server),
+        (
+            Target(
+                "orchestrators",
+                f"2. GET {ORCHESTRATORS_PATH} (hit, largest body)",
+                "GET",
+                api + ORCHESTRATORS_PATH,
+            ),
+            server,
+        ),
+        (
+            Target(
+                "overview",
+                "3. POST /graphql, whole overview (hit)",
+                "POST",
+                api + GRAPHQL_PATH,
+                body=overview,
+                content_type="application/json",
+            ),
+            server,
+        ),
+        (
+            Target(
+                "baseline",
+                "4. baseline: bare Starlette, stored KPI bytes",
+                "GET",
+                base + KPI_PATH,
+            ),
+            baseline,
+        ),
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.cold_start_only:
+        return run_cold_start_only(args)
+    tool = choose_tool(args.tool)
+    if tool is None:
+        print("bench: --tool wrk but wrk is not on PATH", file=sys.stderr)
+        return 2
+    for port in (args.port, args.baseline_port):
+        if not port_free(port):
+            print(f"bench: port {port} on {HOST} is in use", file=sys.stderr)
+            return 2
+    machine = machine_info()
+    load_start = os.getloadavg()[0]
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    api = f"http://{HOST}:{args.port}"
+    base = f"http://{HOST}:{args.baseline_port}"
+    print(f"bench: load tool {tool}", flush=True)
+    if tool == "python":
+        print(
+            "bench: NOTE the Python load generator is itself a bottleneck (it "
+            "shares the CPUs with the servers); install wrk for real numbers",
+            flush=True,
+        )
+
+    with tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        # Both servers: make run's command and environment; the baseline serves
+        # another factory through it.
+        server = Server("naap-api", *server_launch(args.port), tmp / "server.log")
+        baseline_server = Server(
+            "baseline",
+            *server_launch(
+                args.baseline_port,
+                "--app",
+                "bench_baseline:create_app",
+                "--app-dir",
+                str(tmp),
+            ),
+            tmp / "baseline.log",
+        )
+        with servers_stopped([server, baseline_server]):
+            try:
+                migrate()
+                print("bench: cold start", flush=True)
+                cold = measure_cold_start(args.cold_starts, tmp)
+                server.start(ROOT)
+                server.wait_ready(api + "/healthz")
+                kpi_body = httpx.get(
+                    api + KPI_PATH,
+                    timeout=60.0,
+                    headers={"accept-encoding": "identity"},
+                )
+                if kpi_body.status_code != 200:
+                    raise BenchError(f"{KPI_PATH}: HTTP {kpi_body.status_code}")
+                body_path = tmp / "kpi.json"
+                body_path.write_bytes(kpi_body.content)
+                (tmp / "bench_baseline.py").write_text(
+                    BASELINE_APP.format(body_path=str(body_path), path=KPI_PATH)
+                )
+                baseline_server.start(ROOT)
+                baseline_server.wait_ready(base + KPI_PATH)
+                print(
+                    f"bench: naap-api pid {server.pid} on {api}, baseline pid "
+                    f"{baseline_server.pid} on {base}; KPI body "
+                    f"{len(kpi_body.content):,} bytes",
+                    flush=True,
+                )
+                rss_reset = reset_peak_rss(server.pid) and reset_peak_rss(
+                    baseline_server.pid
+                )
+                plan = _plan(api, base, server, baseline_server)
+                results = measure_all(plan, tool, args, tmp)
+            except BenchError as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 1
+
+    kpi, _orchestrators, overview_result, baseline = results
+    # Other processes share the CPUs: their load, with the figures it colours.
+    machine["load average (1 min), start / end of the run"] = (
+        f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"
+    )
+    rss_note = (
+        "VmHWM from /proc of each server process and its children, reset "
+        "(clear_refs) once before the warm-ups: targets run interleaved, so each "
+        "row is its server's peak over the whole run"
+        if rss_reset
+        else "VmHWM from /proc of each server process and its children: the "
+        "high-water mark since the process started (clear_refs not permitted)"
+    )
+    print()
+    print(table(results, baseline))
+    print()
+    print("Target checks (reported, not asserted):")
+    for line in checks(kpi, overview_result, baseline, cold):
+        print(line.replace("**", ""))
+    for line in notes(results):
+        print("WARNING " + line[2:])
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    write_report(
+        out,
+        args=args,
+        tool=tool,
+        machine=machine,
+        date=date,
+        results=results,
+        baseline=baseline,
+        kpi=kpi,
+        overview=overview_result,
+        rss_note=rss_note,
+        cold=cold,
+    )
+    print(f"\nbench: wrote {out} (tool: {tool})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # the servers are stopped by then
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
