@@ -62,6 +62,18 @@ _RESULTS = {
 
 
 @dataclass(slots=True)
+class _Gathered:
+    """The snapshots of one read, and how they were obtained."""
+
+    found: dict[str, Snapshot | Exception] = field(default_factory=dict)
+    loaded: bool = False  # at least one was loaded for this read
+    stale: bool = False  # at least one is served stale
+    failed: bool = False  # a load failed
+    errored: bool = False  # served stale because of a failure, or a flight failed
+    led: bool = False  # this read started a load (rather than joining one)
+
+
+@dataclass(slots=True)
 class CachedReads:
     snapshots: Snapshots
     renders: RenderMemo = field(default_factory=RenderMemo)
@@ -81,49 +93,13 @@ class CachedReads:
     ) -> Served:
         """The answer for `plan`. `render_key` names the request's shape (surface,
         document, variables); `bypass` (refresh=1) loads every snapshot again."""
-        needs = plan.needs
-        snapshots = self.snapshots
-        stored = await snapshots.lookup(needs)
-        now = snapshots.clock()
-        to_load = [
-            need for need, snap in zip(needs, stored, strict=True) if bypass or not snap
-        ]
-        found: dict[str, Snapshot | Exception] = {}
-        loaded = stale = failed = errored = led = False
-        if to_load:
-            if self.admit is not None:
-                await self.admit()  # may refuse with RateLimited: nothing started
-            led = any(not snapshots.in_flight(need.key) for need in to_load)
-            results = await asyncio.gather(
-                *(snapshots.load(need) for need in to_load), return_exceptions=True
-            )
-            for need, result in zip(to_load, results, strict=True):
-                if isinstance(result, Snapshot):
-                    found[need.key] = result
-                    loaded = True
-                    continue
-                if not isinstance(result, Exception):
-                    raise result  # cancellation and the like
-                failed = True
-                fallback = await self._fallback(need, stored[needs.index(need)])
-                if fallback is not None:
-                    found[need.key] = fallback
-                    stale = errored = True
-                else:
-                    errored = errored or isinstance(result, FlightFailed)
-                    found[need.key] = _as_error(result)
-        for need, snap in zip(needs, stored, strict=True):
-            if need.key in found or snap is None:
-                continue
-            found[need.key] = snap
-            if now >= snap.fresh_until:
-                stale = True
-                snapshots.refresh_in_background(need)
+        now = self.snapshots.clock()
+        got = await self._gather(plan, bypass, now)
         complete = True
         oldest = now
         versions: list[str] = []
-        for need in needs:
-            item = found[need.key]
+        for need in plan.needs:
+            item = got.found[need.key]
             if isinstance(item, Exception):
                 complete = False
                 continue
@@ -135,20 +111,72 @@ class CachedReads:
         memo_key = (render_key, *versions)
         entry = self.renders.get(memo_key) if complete else None
         if entry is None:
-            rendered = await render(found)
+            rendered = await render(got.found)
             entry = Entry.build(rendered.status, rendered.body)
             complete = complete and rendered.complete
             if complete:
                 self.renders.put(memo_key, entry)
-        if loaded or (failed and not stale):
+        if got.loaded or (got.failed and not got.stale):
             x_cache = "MISS"
         else:
-            x_cache = "STALE" if stale else "HIT"
-        self._count(surface, x_cache, bypass=bypass, errored=errored, led=led)
+            x_cache = "STALE" if got.stale else "HIT"
+        self._count(surface, x_cache, bypass=bypass, got=got)
         return Served(entry, x_cache, max(0, int(now - oldest)), complete)
 
+    async def _gather(self, plan: ReadPlan, bypass: bool, now: float) -> _Gathered:
+        """Each needed snapshot: stored (stale ones refresh in the background),
+        loaded, a stale one standing in for a failed load, or the failure."""
+        snapshots = self.snapshots
+        needs = plan.needs
+        stored = await snapshots.lookup(needs)
+        got = _Gathered()
+        to_load = [
+            (need, snap)
+            for need, snap in zip(needs, stored, strict=True)
+            if bypass or snap is None
+        ]
+        if to_load:
+            if self.admit is not None:
+                await self.admit()  # may refuse with RateLimited: nothing started
+            got.led = any(not snapshots.in_flight(need.key) for need, _ in to_load)
+            results = await asyncio.gather(
+                *(snapshots.load(need) for need, _ in to_load), return_exceptions=True
+            )
+            for (need, previous), result in zip(to_load, results, strict=True):
+                await self._settle(got, need, previous, result)
+        for need, snap in zip(needs, stored, strict=True):
+            if need.key in got.found or snap is None:
+                continue
+            got.found[need.key] = snap
+            if now >= snap.fresh_until:
+                got.stale = True
+                snapshots.refresh_in_background(need)
+        return got
+
+    async def _settle(
+        self,
+        got: _Gathered,
+        need: Need,
+        previous: Snapshot | None,
+        result: Snapshot | BaseException,
+    ) -> None:
+        if isinstance(result, Snapshot):
+            got.found[need.key] = result
+            got.loaded = True
+            return
+        if not isinstance(result, Exception):
+            raise result  # cancellation and the like
+        got.failed = True
+        fallback = await self._fallback(need, previous)
+        if fallback is not None:  # stale-if-error
+            got.found[need.key] = fallback
+            got.stale = got.errored = True
+        else:
+            got.errored = got.errored or isinstance(result, FlightFailed)
+            got.found[need.key] = _as_error(result)
+
     async def _fallback(self, need: Need, stored: Snapshot | None) -> Snapshot | None:
-        """A usable stale snapshot when a load failed (stale-if-error)."""
+        """A usable stale snapshot when a load failed."""
         if stored is None:
             (stored,) = await self.snapshots.lookup([need])
         if stored is not None and self.snapshots.clock() < stored.stale_until:
@@ -157,9 +185,9 @@ class CachedReads:
         return None
 
     def _count(
-        self, surface: str, x_cache: str, *, bypass: bool, errored: bool, led: bool
+        self, surface: str, x_cache: str, *, bypass: bool, got: _Gathered
     ) -> None:
-        if errored:
+        if got.errored:
             result = "error"
         elif x_cache == "HIT":
             result = "hit"
@@ -169,7 +197,7 @@ class CachedReads:
             self.stats.stale += 1
         else:
             self.stats.miss += 1
-            result = "bypass" if bypass else "miss" if led else "coalesced"
+            result = "bypass" if bypass else "miss" if got.led else "coalesced"
         _RESULTS[surface, result].inc()
 
 
