@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from app.auth import TokenVerifier
-from app.caching.flight import RedisFlight, SingleFlight
+from app.caching.flight import Flight, SingleFlight
 from app.caching.policy import Freshness
 from app.caching.read import CachedReads
 from app.caching.snapshots import Snapshot, Snapshots
@@ -189,11 +189,13 @@ def _simulated_oauth_clients(settings: Settings) -> dict[str, tuple[str, str]]:
 def _snapshots(settings: Settings) -> Snapshots:
     """Redis (shared by workers and replicas) when CACHE_URL says so; otherwise a
     bounded in-process store that keeps the objects themselves."""
-    flight: SingleFlight[Snapshot] | RedisFlight = (
-        SingleFlight()
-        if settings.cache_url is None
-        else RedisFlight(settings.cache_url)
-    )
+    flight: SingleFlight[Snapshot] | Flight
+    if settings.cache_url is None:
+        flight = SingleFlight()
+    else:
+        from app.caching.redis_backend import RedisFlight
+
+        flight = RedisFlight(settings.cache_url)
     return Snapshots(
         store=build_store(settings.cache_url, max_entries=settings.cache_max_entries),
         flight=flight,

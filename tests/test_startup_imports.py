@@ -1,12 +1,14 @@
 """What a start costs: a server answering only dashboard routes never imports the
-database stack, which loads on first use (a developer request). Each check runs in
-a fresh process, as `make run` starts one: the development settings, the simulator.
+database stack or redis-py; each loads on first use (a developer request, a
+CACHE_URL). Checked in a fresh process, as `make run` starts one: the development
+settings, the simulator, no CACHE_URL.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +17,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_STACK = ("sqlalchemy", "sqlmodel", "asyncpg", "aiosqlite")
+WATCHED = (*DATABASE_STACK, "redis")
 
-# Builds the app as `uvicorn --factory app.main:create_app` would, runs its lifespan,
-# answers one KPI request, then a developer request (the billing providers, read
-# from the database), and prints the packages of interest loaded after each step.
-SERVE_TWO_REQUESTS = """\
+# Builds the app as `uvicorn --factory app.main:create_app` would, runs its lifespan
+# and answers one request per step, printing the watched packages loaded after each.
+SERVE_STEPS = """\
 import asyncio, json, sys
 
 import httpx
@@ -28,6 +30,7 @@ from asgi_lifespan import LifespanManager
 from app.main import create_app
 
 WATCHED = set(json.loads(sys.argv[1]))
+STEPS = json.loads(sys.argv[2])
 
 
 def loaded():
@@ -35,34 +38,51 @@ def loaded():
 
 
 async def main():
-    steps = {}
+    after = {}
     async with LifespanManager(create_app()) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            for step, path in (
-                ("dashboard", "/api/v1/dashboard/kpi"),
-                ("developer", "/api/v1/billing-providers"),
-            ):
+            for step, path in STEPS.items():
                 response = await c.get(path)
                 assert response.status_code == 200, (path, response.text)
-                steps[step] = loaded()
-    print(json.dumps(steps))
+                after[step] = loaded()
+    print(json.dumps(after))
 
 
 asyncio.run(main())
 """
+STEPS = {
+    "dashboard": "/api/v1/dashboard/kpi",
+    "developer": "/api/v1/billing-providers",  # public, read from the database
+}
 
 
-def loaded_after_each_step(
-    database_url: str, watched: tuple[str, ...]
-) -> dict[str, list[str]]:
+@pytest.fixture(scope="module")
+def loaded(
+    template_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, set[str]]:
+    """The watched packages loaded after each step of STEPS, in order."""
+    database = tmp_path_factory.mktemp("startup") / "naap.db"
+    shutil.copyfile(template_db, database)
     # Only what a Python process needs: the server reads its settings from the
     # environment, and the caller's must not leak in.
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
     done = subprocess.run(  # noqa: S603 -- this interpreter, our arguments
-        [sys.executable, "-W", "error", "-c", SERVE_TWO_REQUESTS, json.dumps(watched)],
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            SERVE_STEPS,
+            json.dumps(WATCHED),
+            json.dumps(STEPS),
+        ],
         cwd=ROOT,
-        env={**base, "APP_ENV": "development", "DATABASE_URL": database_url},
+        env={
+            **base,
+            "APP_ENV": "development",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,12 +90,17 @@ def loaded_after_each_step(
     )
     if done.returncode != 0:
         pytest.fail(done.stderr)
-    steps: dict[str, list[str]] = json.loads(done.stdout)
-    return steps
+    return {step: set(names) for step, names in json.loads(done.stdout).items()}
 
 
-def test_database_stack_loads_on_first_use_not_at_startup(database_url: str) -> None:
-    steps = loaded_after_each_step(database_url, DATABASE_STACK)
+def test_a_dashboard_request_loads_no_database_stack_nor_redis(
+    loaded: dict[str, set[str]],
+) -> None:
+    assert loaded["dashboard"] == set()
 
-    assert steps["dashboard"] == []
-    assert {"sqlalchemy", "sqlmodel", "aiosqlite"} <= set(steps["developer"])
+
+def test_a_database_request_loads_the_database_stack(
+    loaded: dict[str, set[str]],
+) -> None:
+    assert {"sqlalchemy", "sqlmodel", "aiosqlite"} <= loaded["developer"]
+    assert "redis" not in loaded["developer"]  # no CACHE_URL
