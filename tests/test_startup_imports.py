@@ -1,7 +1,7 @@
 """What a start costs: a server answering only dashboard routes never imports the
-database stack or redis-py; each loads on first use (a developer request, a
-CACHE_URL). Checked in a fresh process, as `make run` starts one: the development
-settings, the simulator, no CACHE_URL.
+database stack, redis-py, python-jose or cryptography; each loads on first use (a
+developer request, a CACHE_URL, a token). Checked in a fresh process, as `make run`
+starts one: the development settings, the simulator, no CACHE_URL.
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_JWT_SECRET, auth
+
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_STACK = ("sqlalchemy", "sqlmodel", "asyncpg", "aiosqlite")
-WATCHED = (*DATABASE_STACK, "redis")
+# jose.utils (and cryptography's package) load at startup for a check of the
+# secret; the JWT code and cryptography's primitives must not.
+JWT_STACK = ("jose.jwt", "cryptography.hazmat")
+WATCHED = (*DATABASE_STACK, "redis", *JWT_STACK)
 
 # Builds the app as `uvicorn --factory app.main:create_app` would, runs its lifespan
-# and answers one request per step, printing the watched packages loaded after each.
+# and answers one request per step, printing the watched modules loaded after each.
 SERVE_STEPS = """\
 import asyncio, json, sys
 
@@ -34,7 +39,7 @@ STEPS = json.loads(sys.argv[2])
 
 
 def loaded():
-    return sorted(WATCHED & {name.split(".")[0] for name in sys.modules})
+    return sorted(WATCHED & set(sys.modules))
 
 
 async def main():
@@ -42,8 +47,8 @@ async def main():
     async with LifespanManager(create_app()) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            for step, path in STEPS.items():
-                response = await c.get(path)
+            for step, (path, headers) in STEPS.items():
+                response = await c.get(path, headers=headers)
                 assert response.status_code == 200, (path, response.text)
                 after[step] = loaded()
     print(json.dumps(after))
@@ -52,8 +57,9 @@ async def main():
 asyncio.run(main())
 """
 STEPS = {
-    "dashboard": "/api/v1/dashboard/kpi",
-    "developer": "/api/v1/billing-providers",  # public, read from the database
+    "dashboard": ("/api/v1/dashboard/kpi", {}),
+    "developer": ("/api/v1/billing-providers", {}),  # public, from the database
+    "authenticated": ("/api/v1/developer/projects", auth()),
 }
 
 
@@ -61,7 +67,7 @@ STEPS = {
 def loaded(
     template_db: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, set[str]]:
-    """The watched packages loaded after each step of STEPS, in order."""
+    """The watched modules loaded after each step of STEPS, in order."""
     database = tmp_path_factory.mktemp("startup") / "naap.db"
     shutil.copyfile(template_db, database)
     # Only what a Python process needs: the server reads its settings from the
@@ -82,6 +88,7 @@ def loaded(
             **base,
             "APP_ENV": "development",
             "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "JWT_SECRET": TEST_JWT_SECRET,
         },
         capture_output=True,
         text=True,
@@ -93,7 +100,7 @@ def loaded(
     return {step: set(names) for step, names in json.loads(done.stdout).items()}
 
 
-def test_a_dashboard_request_loads_no_database_stack_nor_redis(
+def test_a_dashboard_request_loads_no_database_redis_or_jwt_stack(
     loaded: dict[str, set[str]],
 ) -> None:
     assert loaded["dashboard"] == set()
@@ -104,3 +111,10 @@ def test_a_database_request_loads_the_database_stack(
 ) -> None:
     assert {"sqlalchemy", "sqlmodel", "aiosqlite"} <= loaded["developer"]
     assert "redis" not in loaded["developer"]  # no CACHE_URL
+    assert not loaded["developer"] & set(JWT_STACK)  # no token yet
+
+
+def test_an_authenticated_request_loads_the_jwt_stack(
+    loaded: dict[str, set[str]],
+) -> None:
+    assert set(JWT_STACK) <= loaded["authenticated"]
