@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import strawberry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -57,6 +58,7 @@ from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
 from rest_facade.plain import plain_routes
+from rest_facade.prepare import OperationError, check_operations
 from rest_facade.refusals import error_body
 
 log = logging.getLogger("naap")
@@ -69,6 +71,9 @@ SIMULATOR_MOUNT = "/_sim"
 # The seeded catalog's providers; each needs OAuth endpoints (settings, or in
 # development the simulator's).
 SEEDED_PROVIDERS = ("daydream", "pymthouse")
+# Validating the REST operations (~30 ms) waits this long after startup, so it
+# stays off the first requests' path.
+OPERATIONS_CHECK_DELAY = 1.0  # seconds
 
 
 def _simulator() -> Any:
@@ -235,7 +240,7 @@ def create_app(
     routes: list[BaseRoute] = [*build_routes(schema, services), *plain_routes()]
     app = Starlette(
         routes=routes,
-        lifespan=_lifespan(services),
+        lifespan=_lifespan(services, schema),
         exception_handlers={HTTPException: _http_error},
         middleware=[
             # Outside the edge, so its refusals carry CORS headers a browser can read.
@@ -270,7 +275,9 @@ def create_app(
     return app
 
 
-def _lifespan(services: Services) -> Callable[[Starlette], Any]:
+def _lifespan(
+    services: Services, schema: strawberry.Schema
+) -> Callable[[Starlette], Any]:
     settings = services.settings
 
     @asynccontextmanager
@@ -289,9 +296,13 @@ def _lifespan(services: Services) -> Callable[[Starlette], Any]:
             gc.freeze()
         services.ready = True
         READINESS.labels("started").set(1)
+        check = asyncio.get_running_loop().call_later(
+            OPERATIONS_CHECK_DELAY, _check_operations, schema, services
+        )
         try:
             yield
         finally:
+            check.cancel()
             services.ready = False
             READINESS.labels("started").set(0)
             # Background refreshes use the clients: let them finish, within the
@@ -314,6 +325,18 @@ def _lifespan(services: Services) -> Callable[[Starlette], Any]:
                 await client.aclose()
 
     return lifespan
+
+
+def _check_operations(schema: strawberry.Schema, services: Services) -> None:
+    """The REST operations against the schema, once the server is up (create_app
+    only parsed them). A failure is a broken build: logged as critical, and the
+    server stops reporting itself ready."""
+    try:
+        check_operations(schema)
+    except OperationError as exc:
+        log.critical("a REST operation does not validate: %s", exc)
+        services.ready = False
+        READINESS.labels("started").set(0)
 
 
 def _root_fields(schema: Any) -> dict[str, frozenset[str]]:
