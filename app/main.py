@@ -44,7 +44,6 @@ from app.graphql.endpoint import GraphQLEndpoint
 from app.graphql.graphiql import DEFAULT_QUERY
 from app.graphql.labels import OperationLabels
 from app.graphql.limits import limits_extension
-from app.graphql.strawberry_app import StrawberryApp
 from app.metrics import READINESS
 from app.ratelimit import RateLimiter
 from app.schema import build_schema, graphql_schema
@@ -263,19 +262,31 @@ def create_app(
     app.state.services = services
     app.state.schema = schema
     app.state.graphql = GraphQLEndpoint(
-        StrawberryApp(
-            schema,
-            services,
-            assets_dir=GRAPHIQL_ASSETS,
-            assets_path=GRAPHIQL_ASSETS_PATH,
-            default_query=DEFAULT_QUERY,
-        ),
-        schema,
-        services,
+        _strawberry_app(schema, services, GRAPHIQL_ASSETS), schema, services
     )
     app.state.graphiql_assets = StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False)
     app.state.simulator = services.simulator
     return app
+
+
+def _strawberry_app(
+    schema: strawberry.Schema, services: Services, assets_dir: Path
+) -> Callable[[], ASGIApp]:
+    """Strawberry's ASGI app for /graphql, made (and strawberry.asgi imported, ~10
+    ms) when a request first needs it, not at startup."""
+
+    def make() -> ASGIApp:
+        from app.graphql.strawberry_app import StrawberryApp
+
+        return StrawberryApp(
+            schema,
+            services,
+            assets_dir=assets_dir,
+            assets_path=GRAPHIQL_ASSETS_PATH,
+            default_query=DEFAULT_QUERY,
+        )
+
+    return make
 
 
 def _lifespan(

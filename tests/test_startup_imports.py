@@ -1,7 +1,8 @@
 """What a start costs: a server answering only dashboard routes never imports the
-database stack, redis-py, python-jose or cryptography; each loads on first use (a
-developer request, a CACHE_URL, a token). Checked in a fresh process, as `make run`
-starts one: the development settings, the simulator, no CACHE_URL.
+database stack, redis-py, python-jose, cryptography or Strawberry's ASGI app; each
+loads on first use (a developer request, a CACHE_URL, a token, a GraphQL request
+for Strawberry). Checked in a fresh process, as `make run` starts one: the
+development settings, the simulator, no CACHE_URL.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ DATABASE_STACK = ("sqlalchemy", "sqlmodel", "asyncpg", "aiosqlite")
 # jose.utils (and cryptography's package) load at startup for a check of the
 # secret; the JWT code and cryptography's primitives must not.
 JWT_STACK = ("jose.jwt", "cryptography.hazmat")
-WATCHED = (*DATABASE_STACK, "redis", *JWT_STACK)
+STRAWBERRY_ASGI = "strawberry.asgi"
+WATCHED = (*DATABASE_STACK, "redis", *JWT_STACK, STRAWBERRY_ASGI)
 
 # Builds the app as `uvicorn --factory app.main:create_app` would, runs its lifespan
 # and answers one request per step, printing the watched modules loaded after each.
@@ -60,6 +62,8 @@ STEPS = {
     "dashboard": ("/api/v1/dashboard/kpi", {}),
     "developer": ("/api/v1/billing-providers", {}),  # public, from the database
     "authenticated": ("/api/v1/developer/projects", auth()),
+    # A developer field: not a public read, so Strawberry's app answers it.
+    "graphql": ("/graphql?query=%7BapiKeys%7Bkeys%7Bid%7D%7D%7D", auth()),
 }
 
 
@@ -100,7 +104,7 @@ def loaded(
     return {step: set(names) for step, names in json.loads(done.stdout).items()}
 
 
-def test_a_dashboard_request_loads_no_database_redis_or_jwt_stack(
+def test_a_dashboard_request_loads_none_of_them(
     loaded: dict[str, set[str]],
 ) -> None:
     assert loaded["dashboard"] == set()
@@ -118,3 +122,10 @@ def test_an_authenticated_request_loads_the_jwt_stack(
     loaded: dict[str, set[str]],
 ) -> None:
     assert set(JWT_STACK) <= loaded["authenticated"]
+
+
+def test_a_request_for_strawberry_loads_its_asgi_app(
+    loaded: dict[str, set[str]],
+) -> None:
+    assert STRAWBERRY_ASGI not in loaded["authenticated"]
+    assert STRAWBERRY_ASGI in loaded["graphql"]
