@@ -75,14 +75,10 @@ class _HourBuilder:
         )
 
     def _servers(self, spec: ModelSpec) -> list[tuple[Orchestrator, float]]:
-        servers = []
-        for node in self.cast.dashboard:
-            if node.address not in self.online or node.traffic_weight == 0:
-                continue
-            for offer in node.live_offers:
-                if offer.model == spec.model:
-                    servers.append((node, node.traffic_weight * len(offer.gpu_ids)))
-        return servers
+        servers = self.cast.live_servers.get(spec.model, ())
+        return [
+            (node, weight) for node, weight in servers if node.address in self.online
+        ]
 
     def _live_sla(self, spec: ModelSpec) -> tuple[list[SlaCell], int]:
         rng = self.rng
