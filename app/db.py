@@ -114,8 +114,9 @@ class Database:
     backends: on SQLite the driver's own transaction handling is switched off and
     SQLAlchemy emits BEGIN itself (SQLAlchemy's documented recipe).
 
-    Only the driver is checked when a Database is made; the engine (and the rest
-    of the URL) is made on first use, which imports SQLAlchemy.
+    Only the driver is checked when a Database is made; the rest of the URL is
+    read when the engine is made, on first use, which imports SQLAlchemy
+    (scripts/migrate.py, which `make run` runs first, reads all of it).
     """
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
