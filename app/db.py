@@ -2,12 +2,12 @@
 
 `DATABASE_URL` picks SQLite (`sqlite+aiosqlite:///./var/naap.db`; development and
 tests) or PostgreSQL (`postgresql+asyncpg://user:password@host:5432/dbname`;
-production). Every write goes through `Database.writer()`. On SQLite this process's
-writers queue there, first come first served, before `BEGIN IMMEDIATE` takes the
-database's one write lock: SQLite's busy handler is not fair, so only another
-process can make a write wait out the busy timeout. Lock and connection faults
-become `DatabaseUnavailable` (503) in `unavailable_as_503`. Alembic owns the schema
-(`migrate`), never `create_all`; it is imported only when a migration runs.
+production). Every write goes through `Database.writer()`; on SQLite this process's
+writers queue there before `BEGIN IMMEDIATE` (SQLite's busy handler is not fair).
+Lock and connection faults become `DatabaseUnavailable` (503) in
+`unavailable_as_503`. Alembic owns the schema (`migrate`), never `create_all`.
+The database stack (SQLAlchemy, the drivers, Alembic) is imported on first use,
+never at startup: a server answering only dashboard routes never loads it.
 """
 
 from __future__ import annotations
@@ -16,27 +16,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
 
 from app.errors import DatabaseUnavailable
 from app.metrics import DB_ERRORS
 
 if TYPE_CHECKING:
-    # Alembic (with Mako and Pygments, ~100 modules) is imported where it is
-    # used: a server never migrates, so it never pays for it at start.
+    # Imported where they are used (~300 ms of a start, Alembic ~100 modules more):
+    # the functions below import them on first call.
     from alembic.config import Config
+    from sqlalchemy.engine import URL, Connection
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 log = logging.getLogger("naap.db")
 
@@ -53,25 +46,31 @@ SUPPORTED_URLS = (
 _DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
 
 
+def dialect_of(url: str) -> str:
+    """`"sqlite"` or `"postgresql"`, read from the URL's scheme alone (no SQLAlchemy):
+    a clear error for any other driver, at startup. `parse_url` reads the rest."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme not in _DRIVERS:
+        shown = f"{scheme}://…" if sep else "…"  # never the password
+        raise ValueError(
+            f"unsupported DATABASE_URL {shown!r}: use " + " or ".join(SUPPORTED_URLS)
+        )
+    return _DRIVERS[scheme]
+
+
 def parse_url(url: str) -> URL:
     """The URL, if it names one of the two supported drivers; else a clear error."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    dialect_of(url)
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except ArgumentError:
-        parsed = None
-    if parsed is None or parsed.drivername not in _DRIVERS:
         raise ValueError(
-            f"unsupported DATABASE_URL {_redacted(url)!r}: use "
+            "DATABASE_URL is not a URL SQLAlchemy can read: use "
             + " or ".join(SUPPORTED_URLS)
-        )
-    return parsed
-
-
-def _redacted(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url.split("://", 1)[0] + "://…" if "://" in url else "…"
+        ) from None
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -114,34 +113,35 @@ class Database:
     stay readable after commit). Savepoints (`begin_nested()`) work on both
     backends: on SQLite the driver's own transaction handling is switched off and
     SQLAlchemy emits BEGIN itself (SQLAlchemy's documented recipe).
+
+    Only the driver is checked when a Database is made; the rest of the URL is
+    read when the engine is made, on first use, which imports SQLAlchemy
+    (scripts/migrate.py, which `make run` runs first, reads all of it).
     """
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
-        parsed = parse_url(url)
-        self.url = parsed
-        self._dialect = _DRIVERS[parsed.drivername]
-        if self._dialect == "sqlite":
-            ensure_sqlite_folder(parsed)
-            self.engine: AsyncEngine = create_async_engine(parsed)
-            _sqlite_setup(self.engine, busy_timeout_ms=int(busy_timeout_ms))
-            write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
-        else:
-            # Pooled connections are pinged before use: a restarted server costs
-            # no request. asyncpg waits 60 s by default for a host that drops
-            # packets; a request would hang that long before its 503. Five
-            # seconds is plenty for a database on the same network.
-            self.engine = create_async_engine(
-                parsed,
-                pool_pre_ping=True,
-                connect_args={"timeout": PG_CONNECT_TIMEOUT},
-            )
-            write_engine = self.engine
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._url = url
+        self._dialect = dialect_of(url)  # a wrong driver fails here, at startup
+        self._busy_timeout_ms = int(busy_timeout_ms)
+        self._engines: _Engines | None = None
         # Made in the loop that uses it (`_write_turn`), not here: create_app
         # builds the Database before any loop runs.
         self._queue: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._turn_holder: asyncio.Task[Any] | None = None
+
+    def _built(self) -> _Engines:
+        """The engine and session makers, made (SQLAlchemy imported) on first use."""
+        if self._engines is None:
+            self._engines = _build_engines(self.url, self._busy_timeout_ms)
+        return self._engines
+
+    @property
+    def url(self) -> URL:
+        return parse_url(self._url)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._built().engine
 
     @property
     def dialect(self) -> str:
@@ -151,14 +151,14 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         with unavailable_as_503():
-            async with self._sessions() as session:
+            async with self._built().sessions() as session:
                 yield session
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
         async with self._write_turn():
             with unavailable_as_503():
-                async with self._writers() as session:
+                async with self._built().writers() as session:
                     try:
                         yield session
                         await session.commit()
@@ -189,11 +189,56 @@ class Database:
             finally:
                 self._turn_holder = None
 
+    def ensure_engine(self) -> None:
+        """Make the engine now (importing SQLAlchemy) if no use has made it yet."""
+        self._built()
+
+    async def ping(self) -> None:
+        """`SELECT 1` in a read session (readiness); raises as `session()` does."""
+        from sqlalchemy import text
+
+        async with self.session() as session:
+            await session.execute(text("SELECT 1"))
+
     async def aclose(self) -> None:
-        await self.engine.dispose()
+        if self._engines is not None:
+            await self._engines.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class _Engines:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]  # reads
+    writers: async_sessionmaker[AsyncSession]  # writes (BEGIN IMMEDIATE on SQLite)
+
+
+def _build_engines(url: URL, busy_timeout_ms: int) -> _Engines:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    if _DRIVERS[url.drivername] == "sqlite":
+        ensure_sqlite_folder(url)
+        engine = create_async_engine(url)
+        _sqlite_setup(engine, busy_timeout_ms=busy_timeout_ms)
+        write_engine = engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+    else:
+        # Pooled connections are pinged before use: a restarted server costs
+        # no request. asyncpg waits 60 s by default for a host that drops
+        # packets; a request would hang that long before its 503. Five
+        # seconds is plenty for a database on the same network.
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"timeout": PG_CONNECT_TIMEOUT},
+        )
+        write_engine = engine
+    return _Engines(
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False),
+        async_sessionmaker(write_engine, expire_on_commit=False),
+    )
 
 
 _SQLITE_BEGIN = "naap_sqlite_begin"
@@ -201,24 +246,32 @@ _SQLITE_BEGIN = "naap_sqlite_begin"
 # SQLite's SQLITE_BUSY / SQLITE_LOCKED messages: another connection holds the lock
 # the statement needs, past the busy timeout.
 _SQLITE_LOCKED = ("database is locked", "database is busy", "database table is locked")
-# asyncpg's "the connection is gone or the server will not serve it now" errors:
-# closed mid-operation, used after close, terminated by an administrator
-# (pg_terminate_backend), server shutting down or starting up, too many clients.
-_PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
 LOCKED_MESSAGE = "The database is busy; retry shortly"
 CONNECTION_MESSAGE = "The database is unavailable; retry shortly"
+
+
+@cache
+def _pg_unavailable() -> tuple[type[BaseException], ...]:
+    """asyncpg's "the connection is gone or the server will not serve it now"
+    errors: closed mid-operation, used after close, terminated by an administrator
+    (pg_terminate_backend), server shutting down or starting up, too many clients."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    return (
+        asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.InterfaceError,
+        asyncpg.exceptions.AdminShutdownError,
+        asyncpg.exceptions.CrashShutdownError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.TooManyConnectionsError,
+    )
 
 
 def unavailable_kind(exc: BaseException) -> str | None:
     """`"locked"` or `"connection"` when `exc` means the database cannot serve the
     work right now (a retry may succeed); None for everything else."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return "connection"
@@ -230,7 +283,7 @@ def unavailable_kind(exc: BaseException) -> str | None:
         # chain (orig, then its cause) for the driver's own class.
         cause: BaseException | None = exc.orig
         while cause is not None:
-            if isinstance(cause, _PG_UNAVAILABLE):
+            if isinstance(cause, _pg_unavailable()):
                 return "connection"
             cause = cause.__cause__
         return None
@@ -246,6 +299,8 @@ def unavailable_as_503() -> Iterator[None]:
     lost connection (server restarted, backend terminated, network gone). Each is
     logged once with the driver's message and counted in `naap_db_errors_total`.
     Integrity errors and every other exception pass through unchanged."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         yield
     except (DBAPIError, OSError) as exc:
@@ -269,6 +324,8 @@ def unavailable_as_503() -> Iterator[None]:
 
 
 def _sqlite_setup(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy, not the sqlite3 module, decides when transactions begin.
@@ -315,5 +372,7 @@ def migrate(url: str) -> None:
 
 async def check(db: Database) -> None:
     """Raise unless the database answers `SELECT 1` (readiness probe)."""
+    from sqlalchemy import text
+
     async with db.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))

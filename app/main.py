@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import strawberry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -28,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from app.auth import TokenVerifier
-from app.caching.flight import RedisFlight, SingleFlight
+from app.caching.flight import Flight, SingleFlight
 from app.caching.policy import Freshness
 from app.caching.read import CachedReads
 from app.caching.snapshots import Snapshot, Snapshots
@@ -43,7 +44,6 @@ from app.graphql.endpoint import GraphQLEndpoint
 from app.graphql.graphiql import DEFAULT_QUERY
 from app.graphql.labels import OperationLabels
 from app.graphql.limits import limits_extension
-from app.graphql.strawberry_app import StrawberryApp
 from app.metrics import READINESS
 from app.ratelimit import RateLimiter
 from app.schema import build_schema, graphql_schema
@@ -57,6 +57,7 @@ from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
 from rest_facade.plain import plain_routes
+from rest_facade.prepare import OperationError, check_operations
 from rest_facade.refusals import error_body
 
 log = logging.getLogger("naap")
@@ -69,6 +70,12 @@ SIMULATOR_MOUNT = "/_sim"
 # The seeded catalog's providers; each needs OAuth endpoints (settings, or in
 # development the simulator's).
 SEEDED_PROVIDERS = ("daydream", "pymthouse")
+# Validating the REST operations (~30 ms) waits this long after startup, so it
+# stays off the first requests' path.
+OPERATIONS_CHECK_DELAY = 1.0  # seconds
+# Whether a lifespan froze the heap in this process (gc.get_freeze_count() would
+# walk the whole frozen list to say so: ~17 ms after scripts/serve.py froze it).
+_heap_frozen = False
 
 
 def _simulator() -> Any:
@@ -189,11 +196,13 @@ def _simulated_oauth_clients(settings: Settings) -> dict[str, tuple[str, str]]:
 def _snapshots(settings: Settings) -> Snapshots:
     """Redis (shared by workers and replicas) when CACHE_URL says so; otherwise a
     bounded in-process store that keeps the objects themselves."""
-    flight: SingleFlight[Snapshot] | RedisFlight = (
-        SingleFlight()
-        if settings.cache_url is None
-        else RedisFlight(settings.cache_url)
-    )
+    flight: SingleFlight[Snapshot] | Flight
+    if settings.cache_url is None:
+        flight = SingleFlight()
+    else:
+        from app.caching.redis_backend import RedisFlight
+
+        flight = RedisFlight(settings.cache_url)
     return Snapshots(
         store=build_store(settings.cache_url, max_entries=settings.cache_max_entries),
         flight=flight,
@@ -233,7 +242,7 @@ def create_app(
     routes: list[BaseRoute] = [*build_routes(schema, services), *plain_routes()]
     app = Starlette(
         routes=routes,
-        lifespan=_lifespan(services),
+        lifespan=_lifespan(services, schema),
         exception_handlers={HTTPException: _http_error},
         middleware=[
             # Outside the edge, so its refusals carry CORS headers a browser can read.
@@ -253,22 +262,36 @@ def create_app(
     app.state.services = services
     app.state.schema = schema
     app.state.graphql = GraphQLEndpoint(
-        StrawberryApp(
-            schema,
-            services,
-            assets_dir=GRAPHIQL_ASSETS,
-            assets_path=GRAPHIQL_ASSETS_PATH,
-            default_query=DEFAULT_QUERY,
-        ),
-        schema,
-        services,
+        _strawberry_app(schema, services, GRAPHIQL_ASSETS), schema, services
     )
     app.state.graphiql_assets = StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False)
     app.state.simulator = services.simulator
     return app
 
 
-def _lifespan(services: Services) -> Callable[[Starlette], Any]:
+def _strawberry_app(
+    schema: strawberry.Schema, services: Services, assets_dir: Path
+) -> Callable[[], ASGIApp]:
+    """Strawberry's ASGI app for /graphql, made (and strawberry.asgi imported, ~10
+    ms) when a request first needs it, not at startup."""
+
+    def make() -> ASGIApp:
+        from app.graphql.strawberry_app import StrawberryApp
+
+        return StrawberryApp(
+            schema,
+            services,
+            assets_dir=assets_dir,
+            assets_path=GRAPHIQL_ASSETS_PATH,
+            default_query=DEFAULT_QUERY,
+        )
+
+    return make
+
+
+def _lifespan(
+    services: Services, schema: strawberry.Schema
+) -> Callable[[Starlette], Any]:
     settings = services.settings
 
     @asynccontextmanager
@@ -280,16 +303,23 @@ def _lifespan(services: Services) -> Callable[[Starlette], Any]:
         )
         # Everything built so far (schema, simulator world, clients) lives as long
         # as the process: keep it out of the collector's way, so the hot path's
-        # young garbage is collected without walking a large old heap. Once per
-        # process: a second app (tests build many) must not pin the first's garbage.
-        if gc.get_freeze_count() == 0:
-            gc.collect()
+        # young garbage is collected without walking a large old heap. Frozen
+        # without a collection first, as scripts/serve.py does (startup leaves
+        # little garbage). Once per process: a second app (tests build many) must
+        # not pin the first's garbage.
+        global _heap_frozen
+        if not _heap_frozen:
+            _heap_frozen = True
             gc.freeze()
         services.ready = True
         READINESS.labels("started").set(1)
+        check = asyncio.get_running_loop().call_later(
+            OPERATIONS_CHECK_DELAY, _check_operations, schema, services
+        )
         try:
             yield
         finally:
+            check.cancel()
             services.ready = False
             READINESS.labels("started").set(0)
             # Background refreshes use the clients: let them finish, within the
@@ -312,6 +342,18 @@ def _lifespan(services: Services) -> Callable[[Starlette], Any]:
                 await client.aclose()
 
     return lifespan
+
+
+def _check_operations(schema: strawberry.Schema, services: Services) -> None:
+    """The REST operations against the schema, once the server is up (create_app
+    only parsed them). A failure is a broken build: logged as critical, and the
+    server stops reporting itself ready."""
+    try:
+        check_operations(schema)
+    except OperationError as exc:
+        log.critical("a REST operation does not validate: %s", exc)
+        services.ready = False
+        READINESS.labels("started").set(0)
 
 
 def _root_fields(schema: Any) -> dict[str, frozenset[str]]:

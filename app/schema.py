@@ -1,13 +1,14 @@
 """The GraphQL schema: the Query and Mutation roots and `build_schema`.
 
-`schema` is a default instance for `make schema` (SDL export) and tooling; the
-server builds its own with its limits.
+`schema` is a default instance for `make schema` (SDL export) and tooling, built
+on first access (the server builds its own with its limits).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import strawberry
 from graphql import GraphQLError, GraphQLSchema
@@ -255,5 +256,15 @@ def build_schema(
     )
 
 
-# For SDL export and tooling: the server builds its own with its limits.
-schema = build_schema()
+if TYPE_CHECKING:
+    schema: strawberry.Schema
+
+
+def __getattr__(name: str) -> strawberry.Schema:
+    """`schema`, built on first access (PEP 562), not at import: a server would
+    build it for nothing."""
+    if name != "schema":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global schema
+    schema = build_schema()
+    return schema

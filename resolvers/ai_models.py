@@ -1,32 +1,16 @@
-"""AI models catalog for developers, from the database (seeded)."""
+"""AI models catalog for developers, from the database (seeded).
+
+The database work is in app/developer/catalog.py, imported inside each resolver:
+the database stack loads on first use, never at startup.
+"""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import strawberry
-from sqlmodel import col
 
 from app.context import Context
-from app.developer.models import DevApiAIModel
 from app.errors import NotFound
-from app.types.developer import AIModel, AIModelList, CostRange
-
-
-def _view(m: DevApiAIModel) -> AIModel:
-    return AIModel(
-        id=m.id,
-        name=m.name,
-        tagline=m.tagline,
-        type=m.type,
-        featured=m.featured,
-        realtime=m.realtime,
-        cost_per_min=CostRange(min=m.cost_per_min_min, max=m.cost_per_min_max),
-        latency_p50=m.latency_p50,
-        cold_start=m.cold_start,
-        fps=m.fps,
-        use_cases=list(m.use_cases),
-        badges=list(m.badges),
-    )
+from app.types.developer import AIModel, AIModelList
 
 
 async def models(
@@ -38,24 +22,20 @@ async def models(
     """`featured`/`realtime`: true filters; false or absent does not."""
     ctx = info.context
     await ctx.user()
-    query = sa.select(DevApiAIModel)
-    if type:
-        query = query.where(col(DevApiAIModel.type) == type)
-    if featured:
-        query = query.where(col(DevApiAIModel.featured))
-    if realtime:
-        query = query.where(col(DevApiAIModel.realtime))
-    query = query.order_by(col(DevApiAIModel.featured).desc(), col(DevApiAIModel.name))
-    async with ctx.db.session() as session:
-        rows = [_view(m) for m in (await session.execute(query)).scalars()]
+    from app.developer import catalog
+
+    rows = await catalog.ai_models(
+        ctx.db, type=type, featured=bool(featured), realtime=bool(realtime)
+    )
     return AIModelList(models=rows, total=len(rows))
 
 
 async def model(info: strawberry.Info[Context, None], id: str) -> AIModel:
     ctx = info.context
     await ctx.user()
-    async with ctx.db.session() as session:
-        row = await session.get(DevApiAIModel, id)
-    if row is None:
+    from app.developer import catalog
+
+    found = await catalog.ai_model(ctx.db, id)
+    if found is None:
         raise NotFound("Model not found")
-    return _view(row)
+    return found

@@ -1,17 +1,18 @@
-"""`billingProviders`: the public catalog of enabled billing providers."""
+"""`billingProviders`: the public catalog of enabled billing providers.
+
+Its load reads the database through app/developer/catalog.py, imported inside the
+load: the database stack loads on first use, never at startup.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 import strawberry
-from sqlmodel import col
 
 from app.caching.plan import PublicField
 from app.caching.snapshots import SnapshotSpec
 from app.context import Context
-from app.developer.models import BillingProvider
 from app.types.developer import BillingProviderType
 
 
@@ -36,25 +37,9 @@ async def billing_providers(
 async def load_billing_providers(
     ctx: Context, args: NoArgs
 ) -> list[BillingProviderType]:
-    async with ctx.db.session() as session:
-        rows = (
-            await session.execute(
-                sa.select(BillingProvider)
-                .where(col(BillingProvider.enabled))
-                .order_by(col(BillingProvider.sort_order), col(BillingProvider.slug))
-            )
-        ).scalars()
-        return [
-            BillingProviderType(
-                id=p.id,
-                slug=p.slug,
-                display_name=p.display_name,
-                description=p.description,
-                icon=p.icon,
-                auth_type=p.auth_type,
-            )
-            for p in rows
-        ]
+    from app.developer import catalog
+
+    return await catalog.billing_providers(ctx.db)
 
 
 BILLING_PROVIDERS_FIELD = PublicField(

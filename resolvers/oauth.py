@@ -1,6 +1,8 @@
 """The OAuth key broker on GraphQL: `startProviderLogin`, `providerLoginResult`.
 
-The browser legs (redirect, callback) are plain pages; see app/developer/broker.py.
+The browser legs (redirect, callback) are plain pages; see app/developer/broker.py,
+which each resolver imports inside: the database stack loads on first use, never
+at startup.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from typing import Annotated
 import strawberry
 
 from app.context import Context
-from app.developer import broker
 from app.types.developer import ProviderLoginResult, ProviderLoginStart
 
 
@@ -21,6 +22,8 @@ async def start_provider_login(
     user = await ctx.user(write=True)
     await ctx.services.limiter.hit("login", user.sub)
     settings = ctx.settings
+    from app.developer import broker
+
     started = await broker.start_login(
         ctx.db,
         ctx.services.oauth,
@@ -49,6 +52,8 @@ async def provider_login_result(
     """One-time read: `complete` carries the provider key once, then `redeemed`."""
     ctx = info.context
     user = await ctx.user()
+    from app.developer import broker
+
     result = await broker.read_result(
         ctx.db,
         ctx.services.box,

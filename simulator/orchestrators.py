@@ -275,9 +275,19 @@ def generate_orchestrators(seed: int) -> tuple[Orchestrator, ...]:
 
 
 class Cast:
-    """The seed's orchestrators and the two lookups every query uses."""
+    """The seed's orchestrators and the lookups every query uses."""
 
     def __init__(self, seed: int) -> None:
         self.orchestrators = generate_orchestrators(seed)
         self.dashboard = tuple(o for o in self.orchestrators if o.on_dashboard)
         self.by_address = {o.address: o for o in self.orchestrators}
+        # live model -> (dashboard node, its traffic weight times the offer's
+        # GPUs), one per live offer of the model on a node that takes traffic, in
+        # dashboard order: each hour keeps those online.
+        self.live_servers: dict[str, list[tuple[Orchestrator, float]]] = {}
+        for node in self.dashboard:
+            if node.traffic_weight == 0:
+                continue
+            for offer in node.live_offers:
+                weight = node.traffic_weight * len(offer.gpu_ids)
+                self.live_servers.setdefault(offer.model, []).append((node, weight))

@@ -95,7 +95,7 @@ class Streams:
             min(1500.0, max(60.0, math.exp(rng.gauss(math.log(360), 0.7))))
         )
         spec = rng.choices(LIVE_MODELS, [s.popularity for s in LIVE_MODELS])[0]
-        online = self.traffic.hour(started // HOUR_US).online
+        online = self.traffic.online_at(started // HOUR_US)
         candidates = [
             (node, offer)
             for node in self.cast.dashboard

@@ -8,9 +8,10 @@ BigDecimal values travel as strings.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, Final
 
-from graphql import GraphQLError, build_schema, graphql_sync
+from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
 from starlette.responses import Response
 
 from simulator.encoding import json_response
@@ -45,8 +46,14 @@ type Query {
        orderDirection: OrderDirection): [Day!]!
 }
 """
-# BigInt/BigDecimal values are already strings, as The Graph serialises them.
-SUBGRAPH_SCHEMA: Final = build_schema(SUBGRAPH_SDL)
+
+
+@cache
+def subgraph_schema() -> GraphQLSchema:
+    """Built on the first query, not at import: a server on the simulator starts
+    without it. BigInt/BigDecimal values are already strings, as The Graph
+    serialises them."""
+    return build_schema(SUBGRAPH_SDL)
 
 
 def _subgraph_root(world: SimWorld, now: datetime) -> dict[str, object]:
@@ -80,7 +87,7 @@ def subgraph_answer(world: SimWorld, now: datetime, payload: object) -> Response
         return graphql_errors("`variables` must be a JSON object")
     operation = payload.get("operationName")
     result = graphql_sync(
-        SUBGRAPH_SCHEMA,
+        subgraph_schema(),
         payload["query"],
         root_value=_subgraph_root(world, now),
         variable_values=variables,

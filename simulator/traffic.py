@@ -2,7 +2,9 @@
 uptime, streaming demand (sessions, minutes, FPS), per-orchestrator SLA samples and
 AI-batch/BYOC jobs, shaped by a daily, weekly and monthly intensity curve.
 
-`Traffic` memoises the hours and answers the windows queries read.
+`Traffic` memoises the hours and answers the windows queries read. Who was online
+in an hour is memoised apart: uptime queries (orchestrators observed over the
+previous window, last heartbeats) need only that, the first draws of the hour.
 """
 
 from __future__ import annotations
@@ -73,14 +75,10 @@ class _HourBuilder:
         )
 
     def _servers(self, spec: ModelSpec) -> list[tuple[Orchestrator, float]]:
-        servers = []
-        for node in self.cast.dashboard:
-            if node.address not in self.online or node.traffic_weight == 0:
-                continue
-            for offer in node.live_offers:
-                if offer.model == spec.model:
-                    servers.append((node, node.traffic_weight * len(offer.gpu_ids)))
-        return servers
+        servers = self.cast.live_servers.get(spec.model, ())
+        return [
+            (node, weight) for node, weight in servers if node.address in self.online
+        ]
 
     def _live_sla(self, spec: ModelSpec) -> tuple[list[SlaCell], int]:
         rng = self.rng
@@ -170,9 +168,16 @@ class Traffic:
         self.cast = cast
         # hour index -> the full hour
         self.hour: BoundedMemo[int, Hour] = BoundedMemo(self._build, HOURS_KEPT)
+        # hour index -> the addresses online (equal to the full hour's `online`)
+        self.online_at: BoundedMemo[int, frozenset[str]] = BoundedMemo(
+            self._online, HOURS_KEPT
+        )
 
     def _build(self, index: int) -> Hour:
         return _HourBuilder(self.seed, self.cast, index).build()
+
+    def _online(self, index: int) -> frozenset[str]:
+        return _HourBuilder(self.seed, self.cast, index).online
 
     def view(self, index: int, now_us: int) -> Hour:
         """Hour `index` as seen at `now`: scaled down if it has not ended yet."""
@@ -195,7 +200,7 @@ class Traffic:
         """Addresses that heartbeated in any hour overlapping [start, end)."""
         online: set[str] = set()
         for h in range(start_us // HOUR_US, -(-end_us // HOUR_US)):
-            online |= self.hour(h).online
+            online |= self.online_at(h)
         return online
 
     def observed(
@@ -210,7 +215,7 @@ class Traffic:
         """Latest heartbeat (every 3 min at a per-node phase) in an online hour."""
         current = now_us // HOUR_US
         for h in range(current, current - 48, -1):
-            if node.address in self.hour(h).online:
+            if node.address in self.online_at(h):
                 end = min(now_us, (h + 1) * HOUR_US - 1)
                 return end - (end - node.heartbeat_phase_us) % HEARTBEAT_US
         return None

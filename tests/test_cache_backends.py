@@ -1,5 +1,5 @@
-"""Where snapshots are kept and how one load is shared (app/caching/stores.py and
-flight.py).
+"""Where snapshots are kept and how one load is shared (app/caching/stores.py,
+flight.py and redis_backend.py).
 
 The bounded in-process store, the Redis store (raw bytes under its namespace,
 TTLs, clearing only its own keys), `build_store`'s URL checks, single flight in one
@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from app.caching.flight import FlightFailed, RedisFlight, SingleFlight
-from app.caching.stores import MemoryStore, RedisStore, build_store
+from app.caching.flight import FlightFailed, SingleFlight
+from app.caching.redis_backend import RedisFlight, RedisStore
+from app.caching.stores import MemoryStore, build_store
 from tests.redisutil import redis_test_url
 
 __all__ = ["redis_test_url"]  # the fixture, imported for the tests below
@@ -610,7 +611,7 @@ async def test_redis_flight_fetch_must_return_bytes(flights: Flights) -> None:
 _PROCESS = """
 import asyncio, os, sys
 import redis.asyncio as redis
-from app.caching.flight import RedisFlight
+from app.caching.redis_backend import RedisFlight
 
 async def main() -> None:
     url = sys.argv[1]

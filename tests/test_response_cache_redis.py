@@ -29,7 +29,7 @@ from tests.redisutil import redis_test_url
 
 ROOT = Path(__file__).resolve().parents[1]
 KPI = "/api/v1/dashboard/kpi"
-ENTRY_PATTERN = "naap:snap:*"  # app/caching/stores.py RedisStore's namespace
+ENTRY_PATTERN = "naap:snap:*"  # app/caching/redis_backend.py RedisStore's namespace
 DASHBOARD_FRESH = 60.0
 GZIP = {"accept-encoding": "gzip"}
 IDENTITY = {"accept-encoding": "identity"}

@@ -760,3 +760,13 @@ def test_cli_prints_the_environment_and_serves(
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     assert served["app"].state.world.seed == 4
     assert env_lines("::1", 80).startswith("NAAP_API_SERVER_URL=http://[::1]:80/v1")
+
+
+def test_who_was_online_is_memoised_apart_and_equals_the_full_hour() -> None:
+    from simulator.units import HOUR_US, epoch_us
+    from simulator.world import SimWorld
+
+    traffic = SimWorld(seed=1).traffic
+    last = epoch_us(NOW) // HOUR_US
+    for hour in range(last - 72, last + 1):
+        assert traffic.online_at(hour) == traffic.hour(hour).online

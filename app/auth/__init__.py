@@ -4,7 +4,8 @@ anyone in.
 A request's token is found by `credentials_from` (`credentials`), verified into a
 `Principal` by `TokenVerifier` (`verifier`); cookie-borne writes also pass the CSRF
 check. `mint_token` (`mint`) signs development tokens. python-jose stays inside
-this package: nothing else imports it.
+this package: nothing else imports it, and it imports it (with cryptography) on
+first use, so a server that has verified no token has not loaded it.
 """
 
 from __future__ import annotations

@@ -6,9 +6,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-# python-jose ships no type stubs (no py.typed); only app.auth imports it.
-from jose import jwt  # type: ignore[import-untyped]
-
 from app.settings import Settings
 
 
@@ -51,5 +48,9 @@ def mint_token(
     if settings.jwt_issuer is not None:
         payload["iss"] = settings.jwt_issuer
     payload.update(claims)
+    # python-jose ships no type stubs (no py.typed); only app.auth imports it,
+    # on first use.
+    from jose import jwt  # type: ignore[import-untyped]
+
     token = jwt.encode(payload, settings.jwt_secret, algorithm="HS256")
     return str(token)

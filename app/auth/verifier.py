@@ -7,6 +7,9 @@ most once a minute, a failed fetch at most every 10 s). Every rejection raises t
 same `Unauthenticated(INVALID_TOKEN_MESSAGE)`, so a client learns nothing to probe
 with; the reason goes to one DEBUG log line, never with the token. Time claims
 (`exp`, `nbf`, `iat`, JWT_LEEWAY seconds of skew) use the injected clock.
+python-jose and cryptography are imported on first use (the first token verified,
+or a public key read at startup): an HS256 server that verifies nothing never
+loads them.
 """
 
 from __future__ import annotations
@@ -21,13 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-# python-jose ships no type stubs (no py.typed); only app.auth imports it.
-from jose import jwk, jwt  # type: ignore[import-untyped]
 
 from app.errors import Unauthenticated
 from app.settings import Settings, SettingsError
@@ -103,6 +99,8 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
 
 def _key_problem(key: object, algorithm: str) -> str | None:
     """Why a public key cannot verify `algorithm` tokens, or None if it can."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if algorithm == "RS256":
         if not isinstance(key, rsa.RSAPublicKey):
             return "not an RSA public key"
@@ -118,6 +116,11 @@ def _key_problem(key: object, algorithm: str) -> str | None:
 
 def _pem_key(pem: str, algorithm: str) -> Any:
     """A python-jose key from JWT_PUBLIC_KEY (a public key or certificate PEM)."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from jose import jwk  # type: ignore[import-untyped]  # no stubs, no py.typed
+
     data = pem.strip().replace("\\n", "\n").encode()  # env vars often hold "\n"
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
@@ -133,6 +136,16 @@ def _pem_key(pem: str, algorithm: str) -> Any:
     if problem:
         raise SettingsError(f"JWT_PUBLIC_KEY does not fit {algorithm}: {problem}")
     return jwk.construct(public_key, algorithm)
+
+
+def _asymmetric(secret: str) -> bool:
+    """Whether an HS256 secret is a PEM or SSH key, which python-jose refuses as
+    an HMAC secret: its own test, from jose.utils, which unlike its key classes
+    does not load the cryptography backend at startup."""
+    from jose.utils import is_pem_format, is_ssh_key  # type: ignore[import-untyped]
+
+    data = secret.encode()
+    return bool(is_pem_format(data) or is_ssh_key(data))
 
 
 class TokenVerifier:
@@ -158,6 +171,7 @@ class TokenVerifier:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._static_key: Any = None
+        self._secret: str | None = None  # HS256: made a key on first use
         self._jwks_url: str | None = None
         self._jwks: dict[str, Any] = {}  # kid ("" when the JWK has none) -> key
         self._next_fetch_at: float | None = None  # None: never fetched
@@ -166,10 +180,12 @@ class TokenVerifier:
         if self._algorithm == "HS256":
             if not settings.jwt_secret:
                 raise SettingsError("JWT_ALGORITHM=HS256 needs a non-empty JWT_SECRET")
-            try:
-                self._static_key = jwk.construct(settings.jwt_secret, "HS256")
-            except Exception as exc:  # python-jose refuses PEM-looking secrets
-                raise SettingsError(f"JWT_SECRET cannot be used: {exc}") from None
+            if _asymmetric(settings.jwt_secret):
+                raise SettingsError(
+                    "JWT_SECRET cannot be used: it is an asymmetric key or "
+                    "certificate, not an HMAC secret"
+                )
+            self._secret = settings.jwt_secret
         elif settings.jwt_public_key:
             self._static_key = _pem_key(settings.jwt_public_key, self._algorithm)
         elif settings.jwt_jwks_url:
@@ -198,6 +214,8 @@ class TokenVerifier:
         raise Unauthenticated(INVALID_TOKEN_MESSAGE)
 
     async def _verify(self, token: str) -> Principal:
+        from jose import jwt
+
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             raise _Rejected("token missing or longer than the limit")
         if not _COMPACT_JWS.fullmatch(token):
@@ -264,6 +282,10 @@ class TokenVerifier:
 
     # --- keys ----------------------------------------------------------------------
     async def _key_for(self, kid: str | None) -> Any:
+        if self._static_key is None and self._secret is not None:
+            from jose import jwk
+
+            self._static_key = jwk.construct(self._secret, "HS256")
         if self._static_key is not None:
             return self._static_key
         key = self._cached_key(kid)
@@ -328,6 +350,8 @@ class TokenVerifier:
             or entry.get("use", "sig") != "sig"
         ):
             return "", None
+        from jose import jwk
+
         try:
             key = jwk.construct(entry, self._algorithm)
             problem = _key_problem(key.prepared_key, self._algorithm)

@@ -1,19 +1,17 @@
 """Where snapshots are kept: a bounded in-process LRU, or Redis (`CACHE_URL`).
 
 The memory store holds the decoded objects themselves (no serialisation on a
-hit); the Redis store holds bytes shared by every worker and replica. Both are
-bounded (the LRU by `CACHE_MAX_ENTRIES`, Redis by each entry's TTL). Redis is
-reached through redis-py directly: the lease of `RedisFlight` needs it anyway, and
-one client through its public API is simpler than a cache framework around it.
+hit); the Redis store (app/caching/redis_backend.py, imported only when CACHE_URL
+is set) holds bytes shared by every worker and replica. Both are bounded (the LRU
+by `CACHE_MAX_ENTRIES`, Redis by each entry's TTL).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import redis.asyncio as redis
 from cachetools import LRUCache
 
 REDIS_SCHEMES = ("redis", "rediss")
@@ -86,56 +84,29 @@ class MemoryStore:
         return None
 
 
-class RedisStore:
-    """Bytes under `namespace` in Redis, each with its own TTL (milliseconds)."""
+class Store(Protocol):
+    """What the snapshot store needs of a backend: a `MemoryStore`, or with
+    CACHE_URL a `RedisStore` (app/caching/redis_backend.py)."""
 
-    shared = True
+    shared: bool
 
-    def __init__(self, url: str, *, namespace: str = "naap:snap:") -> None:
-        self.namespace = namespace
-        self._redis = redis.Redis.from_url(
-            check_redis_url(url), socket_connect_timeout=5.0, socket_timeout=5.0
-        )
+    async def get_many(self, keys: Sequence[str]) -> list[Any]: ...
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        values = await self._redis.mget([self.namespace + key for key in keys])
-        return [v.encode() if isinstance(v, str) else v for v in values]
+    async def set(self, key: str, value: Any, ttl: float) -> None: ...
 
-    async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self._redis.set(
-            self.namespace + key, value, px=max(1000, int(ttl * 1000))
-        )
+    async def delete(self, key: str) -> None: ...
 
-    async def delete(self, key: str) -> None:
-        await self._redis.delete(self.namespace + key)
+    async def clear(self) -> None: ...
 
-    async def clear(self) -> None:
-        """This store's keys only (never FLUSHDB: the database may be shared)."""
-        pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.namespace)
-        batch: list[bytes] = []
-        async for key in self._redis.scan_iter(match=pattern + "*", count=500):
-            batch.append(key)
-            if len(batch) >= 500:
-                await self._redis.unlink(*batch)
-                batch.clear()
-        if batch:
-            await self._redis.unlink(*batch)
+    async def ping(self) -> bool: ...
 
-    async def ping(self) -> bool:
-        try:
-            return bool(await self._redis.ping())
-        except (redis.RedisError, OSError):
-            return False
-
-    async def aclose(self) -> None:
-        await self._redis.aclose()
-
-
-Store = MemoryStore | RedisStore
+    async def aclose(self) -> None: ...
 
 
 def build_store(url: str | None, *, max_entries: int) -> Store:
     """A `MemoryStore` of `max_entries` without `CACHE_URL`; Redis with one."""
     if url is None or not url.strip():
         return MemoryStore(max_entries)
+    from app.caching.redis_backend import RedisStore
+
     return RedisStore(url)

@@ -2,7 +2,8 @@
 
 pkce_pair / pkce_challenge   RFC 7636 PKCE, method S256
 random_hex                   random identifiers from `secrets`
-SecretBox                    AES-256-GCM for values held at rest (brokered keys)
+SecretBox                    AES-256-GCM for values held at rest (brokered keys);
+                             cryptography is imported when it first seals or opens
 key_hash / key_prefix / key_lookup_id
                              API keys: scrypt hash, display prefix, lookup id
 """
@@ -13,10 +14,10 @@ import base64
 import hashlib
 import re
 import secrets
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # ---------------------------------------------------------------------------
 # PKCE (RFC 7636) and random identifiers.
@@ -59,16 +60,23 @@ def _unhex(text: str) -> bytes | None:
 class SecretBox:
     """Authenticated encryption under a key derived from the app secret."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_aead", "_key")
 
     def __init__(self, app_secret: str) -> None:
-        key = hashlib.sha256(SECRETBOX_KEY_CONTEXT + app_secret.encode()).digest()
-        self._aead = AESGCM(key)
+        self._key = hashlib.sha256(SECRETBOX_KEY_CONTEXT + app_secret.encode()).digest()
+        self._aead: AESGCM | None = None
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._aead = AESGCM(self._key)
+        return self._aead
 
     def encrypt(self, plaintext: str) -> str:
         """A fresh random IV every call, so equal plaintexts encrypt differently."""
         iv = secrets.token_bytes(GCM_IV_BYTES)
-        sealed = self._aead.encrypt(iv, plaintext.encode(), None)
+        sealed = self._cipher().encrypt(iv, plaintext.encode(), None)
         ciphertext, tag = sealed[:-GCM_TAG_BYTES], sealed[-GCM_TAG_BYTES:]
         return f"{iv.hex()}:{tag.hex()}:{ciphertext.hex()}"
 
@@ -83,8 +91,10 @@ class SecretBox:
             return None
         if len(iv) != GCM_IV_BYTES or len(tag) != GCM_TAG_BYTES:
             return None
+        from cryptography.exceptions import InvalidTag
+
         try:
-            plain = self._aead.decrypt(iv, ciphertext + tag, None)
+            plain = self._cipher().decrypt(iv, ciphertext + tag, None)
             return plain.decode()
         except (InvalidTag, UnicodeDecodeError):
             return None

@@ -12,6 +12,7 @@ without a preflight), a body that is not one JSON object (400: no batching).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import orjson
 import strawberry
 from graphql import DocumentNode, GraphQLError, parse, print_ast
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.caching.plan import ReadPlan, plan_read
 from app.caching.policy import (
@@ -30,14 +31,7 @@ from app.caching.policy import (
 from app.caching.read import Found, Rendered
 from app.caching.render import render_key, to_response
 from app.context import Context, Services
-from app.graphql.strawberry_app import (
-    BAD_JSON,
-    BATCH,
-    NOT_AN_OBJECT,
-    NOT_JSON,
-    StrawberryApp,
-    refusal,
-)
+from app.graphql.refusals import BAD_JSON, BATCH, NOT_AN_OBJECT, NOT_JSON, refusal
 from app.schema import PUBLIC_FIELDS, graphql_schema
 
 # Longer documents are answered but not planned (they go to Strawberry as they
@@ -77,14 +71,26 @@ class GraphQLEndpoint:
     """ASGI front of `/graphql`."""
 
     def __init__(
-        self, app: StrawberryApp, schema: strawberry.Schema, services: Services
+        self,
+        make_app: Callable[[], ASGIApp],
+        schema: strawberry.Schema,
+        services: Services,
     ) -> None:
-        self.app = app
+        self._make_app = make_app
+        self._app: ASGIApp | None = None
         self.schema = schema
         self.services = services
         self.max_tokens = services.settings.graphql_max_tokens
         # Raw request (body, or GET query string) -> its plan, or None: private.
         self._memo: dict[bytes, PlannedQuery | None] = {}
+
+    @property
+    def app(self) -> ASGIApp:
+        """Strawberry's app, made for the first request it must judge: a server
+        that answers only public queries never imports strawberry.asgi."""
+        if self._app is None:
+            self._app = self._make_app()
+        return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):

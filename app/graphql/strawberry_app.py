@@ -11,40 +11,16 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.context import Context, Services
 from app.graphql.graphiql import graphiql_html, missing_assets
+from app.graphql.refusals import refusal
 
-ERROR_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-}
 MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
-NOT_JSON = (
-    "POST /graphql takes application/json only (form and multipart posts are "
-    "refused: browsers send them cross-site without a CORS preflight)."
-)
-BATCH = "Batching is not supported: send one operation per request."
-NOT_AN_OBJECT = "The body must be one JSON object: {query, variables, operationName}."
-BAD_JSON = "The body is not valid JSON."
-
-
-def refusal(status: int, message: str) -> JSONResponse:
-    """A request `/graphql` does not take, as a GraphQL-style error."""
-    headers = {"cache-control": "no-store"}
-    if status == 405:
-        headers["allow"] = "POST"
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": ERROR_CODES[status]}}]},
-        status_code=status,
-        headers=headers,
-    )
 
 
 class StrawberryApp(GraphQL[Context, None]):
