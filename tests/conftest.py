@@ -1,7 +1,8 @@
-"""Shared fixtures: a settings object, the app on the simulator, a client, helpers.
+"""Shared fixtures: a settings object, the app on the simulator, a client.
 
 Everything runs through the real ASGI interface (httpx.ASGITransport) and the real
 upstream clients; the simulator answers in process with a fixed, movable clock.
+Helpers (settings, tokens, serving an app, databases, Redis) are in tests/support.
 """
 
 from __future__ import annotations
@@ -9,88 +10,27 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
-from app.auth import mint_token
-from app.db import Database, migrate
-from app.developer.seed import seed
+from app.db import Database
 from app.main import create_app
 from app.settings import Settings
 from simulator import Fault, create_simulator
-
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
-T0 = datetime(2026, 11, 25, 14, 30, 15, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    """A settable clock shared by the app and the simulator."""
-
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-TEST_JWT_SECRET = "test-jwt-secret-for-the-suite-only"
-
-
-def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "app_env": "development",
-        "naap_api_server_url": None,
-        "subgraph_url": None,
-        "l1_rpc_url": None,
-        "simulator_seed": 1,
-        "log_level": "warning",
-        "jwt_secret": TEST_JWT_SECRET,
-        "public_base_url": "http://test",
-        # Never the developer's own var/naap.db: tests that need a database get
-        # a migrated copy through the `settings` fixture.
-        "database_url": "sqlite+aiosqlite:///:memory:",
-        # Rate limits stay on (every test runs through them), but with budgets a
-        # test's hundreds of requests from one address cannot spend; the limits
-        # themselves are tested with small budgets in tests/test_rate_limits.py.
-        "rate_limit_public": "100000/minute",
-        "rate_limit_upstream": "100000/minute",
-        "rate_limit_write": "100000/minute",
-        # The parameter parsers' vectors send 10 KB values, past the production
-        # cap (4 KB, a 414); tests/test_limits_caps.py tests the cap itself.
-        "max_query_string_bytes": 65_536,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-async def _migrate_and_seed(url: str) -> None:
-    await asyncio.to_thread(migrate, url)
-    db = Database(url)
-    try:
-        await seed(db)
-    finally:
-        await db.aclose()
+from tests.support.app import Clock, make_settings, serve
+from tests.support.db import BACKENDS, fresh_database, migrate_and_seed
+from tests.support.redis_db import flushed_redis_url
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated, seeded SQLite file; each test gets its own copy (fast)."""
     path = tmp_path_factory.mktemp("template") / "naap.db"
-    asyncio.run(_migrate_and_seed(f"sqlite+aiosqlite:///{path}"))
+    asyncio.run(migrate_and_seed(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -99,17 +39,6 @@ def database_url(template_db: Path, tmp_path: Path) -> str:
     target = tmp_path / "naap.db"
     shutil.copyfile(template_db, target)
     return f"sqlite+aiosqlite:///{target}"
-
-
-def token_for(
-    sub: str = "user-a", *, roles: tuple[str, ...] = (), **claims: Any
-) -> str:
-    """A valid bearer token for the test settings."""
-    return mint_token(make_settings(), sub, roles=roles, **claims)
-
-
-def auth(sub: str = "user-a", **claims: Any) -> dict[str, str]:
-    return {"authorization": f"Bearer {token_for(sub, **claims)}"}
 
 
 @pytest.fixture
@@ -138,58 +67,6 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    """An app started (lifespan) and a client on its ASGI interface."""
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
-        ) as http,
-    ):
-        yield http
-
-
-@asynccontextmanager
-async def serve_on_loopback(asgi_app: ASGIApp) -> AsyncIterator[str]:
-    """`asgi_app` under uvicorn on a free loopback port, in this event loop; yields
-    its base URL. For what ASGITransport cannot show: timeouts, drips, refusals."""
-    config = uvicorn.Config(
-        asgi_app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        # A request the app gave up on (a 30 s fault) must not hold up teardown.
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(5):
-            while not server.started:
-                if task.done():
-                    task.result()  # surface a startup failure
-                    pytest.fail("the loopback server stopped during startup")
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def open_client(app: Starlette) -> tuple[LifespanManager, httpx.AsyncClient]:
-    """Like `serve`, for tests that hold several apps open at once."""
-    manager = LifespanManager(app)
-    await manager.__aenter__()
-    http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
-    )
-    return manager, http
-
-
 @pytest.fixture
 def faulty_app(
     settings: Settings, clock: Clock
@@ -206,15 +83,19 @@ def faulty_app(
     return build
 
 
-async def gql(
-    client: httpx.AsyncClient, query: str, **variables: Any
-) -> dict[str, Any]:
-    """POST a document; assert it succeeded; return `data`."""
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables}
-    )
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data
+@pytest.fixture(params=BACKENDS)
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Database]:
+    """A fresh migrated and seeded database, once per backend."""
+    db = await fresh_database(request.param, tmp_path)
+    try:
+        yield db
+    finally:
+        await db.aclose()
+
+
+@pytest.fixture
+async def redis_test_url() -> str:
+    """TEST_REDIS_URL with its database flushed (skips or fails when unset)."""
+    return await flushed_redis_url()

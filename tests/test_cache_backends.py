@@ -5,7 +5,7 @@ eviction, a memory bound under 100,000 cache-busting keys, exact bytes), the Red
 backend through `build_cache`, and single flight in one process (`MemoryFlight`)
 and across processes (`RedisFlight`: lease renewal, takeover after a dead owner,
 owner-only release, failure markers, and two real processes). The Redis tests
-need TEST_REDIS_URL (`.ci/run` starts a server); see tests/redisutil.py.
+need TEST_REDIS_URL (`.ci/run` starts a server); see tests/support/redis_db.py.
 """
 
 from __future__ import annotations
@@ -41,9 +41,6 @@ from app.cache_backends import (
     build_cache,
     build_flight,
 )
-from tests.redisutil import redis_test_url
-
-__all__ = ["redis_test_url"]  # the fixture, imported for the tests below
 
 ROOT = Path(__file__).resolve().parents[1]
 GZIPPED = gzip.compress(b'{"data": {"hello": "world"}}' * 50, mtime=0)

@@ -32,9 +32,7 @@ from app.developer.models import (
 from app.developer.seed import AI_MODELS, catalog_counts, seed, seed_catalog
 from app.errors import DatabaseUnavailable
 from scripts import migrate as migrate_script
-from tests.dbutil import database, fresh_database, sqlite_url
-
-__all__ = ["database"]  # the fixture, imported for the tests below
+from tests.support.db import fresh_database, sqlite_url
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,14 +33,16 @@ from app.db import CONNECTION_MESSAGE, LOCKED_MESSAGE
 from app.main import create_app
 from app.metrics import REGISTRY
 from app.settings import Settings
-from tests.conftest import Clock, auth, make_settings, serve
-from tests.dbutil import fresh_database, require_postgres_url, reset_postgres
-from tests.test_developer_api import (
+from tests.support.app import Clock, auth, make_settings, serve
+from tests.support.db import fresh_database, require_postgres_url, reset_postgres
+from tests.support.developer import (
     KEYS,
     METERING,
     PRIVATE,
     PROJECTS,
     PROVIDERS,
+    assert_page,
+    authorize,
     create_key,
     error_of,
     graphql,
@@ -49,10 +51,10 @@ from tests.test_developer_api import (
     provider_ids,
     sql,
     sqlite_path,
+    start,
     table_counts,
 )
-from tests.test_oauth_broker import assert_page, authorize, start
-from tests.test_response_cache_redis import free_port
+from tests.support.loopback import free_port
 
 BUSY_MS = 200
 # Well above the busy timeout (scrypt and scheduling included), far below the

@@ -12,12 +12,9 @@ import itertools
 import json
 import logging
 import re
-import secrets
 import shutil
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,17 +27,36 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.settings import Settings
 from rest_facade.handler import OPERATIONS_DIR
-from rest_facade.routes import ROUTES, RestRoute
-from tests.conftest import Clock, auth, make_settings, open_client
+from rest_facade.routes import RestRoute
+from tests.support.app import Clock, auth, make_settings, open_client
+from tests.support.developer import (
+    AUTH_ROUTES,
+    DEV_ROUTES,
+    KEYS,
+    METERING,
+    MODELS,
+    NETWORK_MODELS,
+    PRIVATE,
+    PROJECTS,
+    PROVIDERS,
+    RECORD_USAGE,
+    TIMESTAMP,
+    USAGE,
+    create_key,
+    error_code,
+    error_of,
+    graphql,
+    new_raw_key,
+    ok,
+    provider_ids,
+    record_usage,
+    route_id,
+    sql,
+    sqlite_path,
+    table_counts,
+    valid_request,
+)
 
-PROVIDERS = "/api/v1/billing-providers"
-KEYS = "/api/v1/developer/keys"
-PROJECTS = "/api/v1/developer/projects"
-MODELS = "/api/v1/developer/models"
-NETWORK_MODELS = "/api/v1/developer/network-models"
-USAGE = "/api/v1/developer/usage"
-PRIVATE = "private, no-store"
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 SECRET_FIELDS = {
     "keyHash",
     "keyLookupId",
@@ -51,135 +67,13 @@ SECRET_FIELDS = {
     "provider_session_ref_enc",
     "provider_session_ref_iv",
 }
-METERING = auth("metering-service", roles=("usage:write",))
-
-DEV_ROUTES = tuple(
-    row
-    for row in ROUTES
-    if row.path.startswith(("/api/v1/developer/", "/api/v1/billing-providers"))
-)
-AUTH_ROUTES = tuple(row for row in DEV_ROUTES if row.auth)
-
-RECORD_USAGE = """
-mutation RecordUsage(
-  $keyId: String!, $requests: Int, $tokens: Int, $cost: Float, $at: String
-) {
-  recordUsage(
-    keyId: $keyId, requests: $requests, tokens: $tokens, cost: $cost, at: $at
-  ) {
-    id keyId requests tokens cost at
-  }
-}
-"""
 
 
 # --- helpers ----------------------------------------------------------------------
-def route_id(row: RestRoute) -> str:
-    return f"{row.methods[0]} {row.path}"
 
 
 def document(row: RestRoute) -> str:
     return (OPERATIONS_DIR / f"{row.operation}.graphql").read_text(encoding="utf-8")
-
-
-def new_raw_key(prefix: str = "pmth_") -> str:
-    """A fresh provider-style raw key (never a fixed string: keys are unique)."""
-    return prefix + secrets.token_urlsafe(24).replace("_", "x").replace("-", "y")
-
-
-def ok(response: httpx.Response) -> Any:
-    """`data` of a standard success envelope from an authenticated route."""
-    assert response.status_code == 200, response.text
-    assert response.headers["cache-control"] == PRIVATE
-    body = response.json()
-    assert body["success"] is True, body
-    return body["data"]
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    """`error` of a standard error envelope, after checking its whole shape."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"success", "error", "meta"}, body
-    assert body["success"] is False
-    assert set(body["meta"]) == {"timestamp"}
-    assert TIMESTAMP.fullmatch(body["meta"]["timestamp"])
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-async def graphql(
-    client: httpx.AsyncClient,
-    query: str,
-    variables: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-    operation: str | None = None,
-) -> dict[str, Any]:
-    """The whole GraphQL response body (data and errors)."""
-    payload: dict[str, Any] = {"query": query, "variables": variables or {}}
-    if operation is not None:
-        payload["operationName"] = operation
-    response = await client.post("/graphql", json=payload, headers=headers or {})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def error_code(body: dict[str, Any]) -> str | None:
-    errors = body.get("errors") or [{}]
-    code: str | None = (errors[0].get("extensions") or {}).get("code")
-    return code
-
-
-async def provider_ids(client: httpx.AsyncClient) -> dict[str, str]:
-    """Seeded billing providers, slug -> id."""
-    response = await client.get(PROVIDERS)
-    assert response.status_code == 200, response.text
-    return {p["slug"]: p["id"] for p in response.json()["data"]["providers"]}
-
-
-async def create_key(
-    client: httpx.AsyncClient,
-    provider_id: str,
-    raw: str | None = None,
-    *,
-    sub: str = "user-a",
-    **fields: Any,
-) -> dict[str, Any]:
-    """POST a key (bearer auth); return the response `data`."""
-    body = {"billingProviderId": provider_id, "rawApiKey": raw or new_raw_key()}
-    response = await client.post(KEYS, json={**body, **fields}, headers=auth(sub))
-    data: dict[str, Any] = ok(response)
-    return data
-
-
-async def record_usage(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    body = await graphql(client, RECORD_USAGE, fields, METERING)
-    assert "errors" not in body, body
-    record: dict[str, Any] = body["data"]["recordUsage"]
-    return record
-
-
-def sqlite_path(settings: Settings) -> Path:
-    prefix = "sqlite+aiosqlite:///"
-    assert settings.database_url.startswith(prefix)
-    return Path(settings.database_url.removeprefix(prefix))
-
-
-def sql(settings: Settings, statement: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Run one statement on the test's SQLite file (outside the app), committed."""
-    with closing(sqlite3.connect(sqlite_path(settings))) as db:
-        rows = db.execute(statement, args).fetchall()
-        db.commit()
-    return rows
-
-
-def table_counts(settings: Settings) -> dict[str, int]:
-    tables = ("dev_api_key", "dev_api_project", "dev_api_usage_log")
-    return {
-        table: sql(settings, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
-        for table in tables
-    }
 
 
 def bad_request_problems(response: httpx.Response, fragment: str) -> list[str]:
@@ -1424,17 +1318,6 @@ async def test_record_usage_rejects_bad_input(
 
 
 # --- Cache-Control on authenticated routes -------------------------------------------
-def valid_request(
-    row: RestRoute, *, key_id: str, model_id: str, provider_id: str
-) -> dict[str, Any]:
-    """Arguments for `client.request` that succeed for user-a on that row."""
-    path = row.path.replace("{id}", model_id if "models" in row.path else key_id)
-    request: dict[str, Any] = {"method": row.methods[0], "url": path}
-    if row.operation == "CreateApiKey":
-        request["json"] = {"billingProviderId": provider_id, "rawApiKey": new_raw_key()}
-    elif row.operation == "CreateProject":
-        request["json"] = {"name": "Cache"}
-    return request
 
 
 async def test_authenticated_routes_are_private_no_store_on_success_and_error(

@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from app.auth import AUTH_COOKIE, CSRF_COOKIE, mint_token
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import (
+from tests.support.app import (
     TEST_JWT_SECRET,
     Clock,
     auth,
@@ -36,8 +36,8 @@ from tests.conftest import (
     open_client,
     token_for,
 )
-from tests.dbutil import fresh_database, require_postgres_url
-from tests.test_developer_api import (
+from tests.support.db import fresh_database, require_postgres_url
+from tests.support.developer import (
     AUTH_ROUTES,
     KEYS,
     MODELS,

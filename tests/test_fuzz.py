@@ -45,7 +45,7 @@ from app.errors import AppError
 from app.main import create_app
 from app.settings import Settings
 from rest_facade.routes import ROUTES
-from tests.conftest import Clock, token_for
+from tests.support.app import Clock, token_for
 
 # Cases per operation. The default gives 26 x 40 + 2 (two routes without input)
 # = 1,042 REST cases and 24 x 15 = 360 GraphQL cases; the floors scale with them.

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from app.errors import AppError, BadRequest
 from rest_facade.handler import _first_app_error
-from tests.conftest import auth
+from tests.support.app import auth
 
 
 async def test_graphql_body_that_is_not_utf8_is_a_400(

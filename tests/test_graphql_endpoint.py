@@ -23,8 +23,8 @@ from app.schema import schema
 from app.settings import Settings
 from app.upstream.analytics import AnalyticsClient, GPUCapacity
 from simulator import Fault
-from tests.conftest import Clock, gql, make_settings, serve
-from tests.test_rest_routes import Recorder
+from tests.support.app import Clock, gql, make_settings, serve
+from tests.support.recorder import Recorder
 
 Build = Callable[..., tuple[Starlette, Starlette]]
 

@@ -30,7 +30,7 @@ from app.main import create_app
 from app.schema import schema
 from app.settings import Settings
 from rest_facade.handler import load_operations
-from tests.conftest import Clock, serve
+from tests.support.app import Clock, serve
 
 DEFAULTS = Limits.from_settings(Settings.model_construct())
 

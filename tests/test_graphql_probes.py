@@ -25,8 +25,8 @@ from starlette.applications import Starlette
 from strawberry.extensions import SchemaExtension
 
 from app.main import create_app
-from tests.conftest import Clock, make_settings, serve
-from tests.test_rest_routes import Recorder
+from tests.support.app import Clock, make_settings, serve
+from tests.support.recorder import Recorder
 
 UPSTREAM = "http://upstream"
 

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Clock, auth, serve
+from tests.support.app import Clock, auth, serve
 
 MAX_BODY = 2048
 KPI = "/api/v1/dashboard/kpi"

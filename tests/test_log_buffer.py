@@ -19,7 +19,7 @@ from starlette.routing import Route
 from app.edge.logs import BufferedStreamHandler, JsonFormatter, access_log
 from app.edge.middleware import ObservabilityMiddleware
 from app.ratelimit import RateLimiter
-from tests.conftest import make_settings
+from tests.support.app import make_settings
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from app.developer.crypto import SecretBox, key_hash, key_prefix
 from app.main import create_app
 from app.settings import Settings
 from simulator import Fault
-from tests.conftest import Clock, auth, make_settings, serve, token_for
+from tests.support.app import Clock, auth, make_settings, serve, token_for
+from tests.support.developer import assert_page, authorize, local, start
 
 ORIGIN = "http://test"
 PROVIDERS = "/api/v1/auth/providers"
@@ -52,32 +53,6 @@ query Result($slug: String!, $id: String) {
 
 
 # --- helpers ---------------------------------------------------------------------
-
-
-def local(url: str) -> str:
-    """The path and query of one of this server's absolute URLs."""
-    assert url.startswith(ORIGIN + "/"), url
-    return url.removeprefix(ORIGIN)
-
-
-async def start(
-    client: httpx.AsyncClient, user: str = "user-a", slug: str = "daydream"
-) -> dict[str, Any]:
-    response = await client.post(f"{PROVIDERS}/{slug}/start", headers=auth(user))
-    body = response.json()
-    assert response.status_code == 200, body
-    assert body["success"] is True
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-async def authorize(client: httpx.AsyncClient, auth_url: str) -> str:
-    """Follow auth_url -> provider: the callback URL (path + query) it sends back."""
-    redirect = await client.get(local(auth_url))
-    assert redirect.status_code == 302, redirect.text
-    provider = await client.get(local(redirect.headers["location"]))
-    assert provider.status_code == 302, provider.text
-    return local(provider.headers["location"])
 
 
 async def login(
@@ -126,13 +101,6 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert body["success"] is False, body
     error: dict[str, Any] = body["error"]
     return error
-
-
-def assert_page(response: httpx.Response, status: int, title: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("text/html")
-    assert response.headers["cache-control"] == "no-store"
-    assert f"<title>{title}</title>" in response.text
 
 
 def db_file(settings: Settings) -> Path:

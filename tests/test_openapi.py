@@ -17,7 +17,7 @@ from starlette.routing import Route
 from rest_facade.envelope import STANDARD
 from rest_facade.openapi import OpenApiError, _Builder, nullable
 from rest_facade.routes import ROUTES, RestRoute
-from tests.conftest import auth
+from tests.support.app import auth
 
 Document = dict[str, Any]
 KEYS = "/api/v1/developer/keys"

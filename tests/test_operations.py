@@ -16,7 +16,7 @@ from app.edge.logs import AccessRecord, ConsoleFormatter, JsonFormatter, request
 from app.graphql.labels import OperationLabels
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Clock, auth, serve, token_for
+from tests.support.app import Clock, auth, serve, token_for
 
 KPI = "/api/v1/dashboard/kpi"
 KEYS = "/api/v1/developer/keys"

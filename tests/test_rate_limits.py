@@ -14,8 +14,7 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.ratelimit import ClientAddresses, MemoryWindows, RateLimiter
 from app.settings import Settings
-from tests.conftest import Clock, auth, make_settings
-from tests.redisutil import redis_test_url  # noqa: F401  (a fixture)
+from tests.support.app import Clock, auth, make_settings
 
 KPI = "/api/v1/dashboard/kpi"
 KEYS = "/api/v1/developer/keys"
@@ -247,7 +246,7 @@ async def test_a_storage_outage_fails_open() -> None:
 
 
 async def test_redis_storage_is_shared_between_limiters(
-    redis_test_url: str,  # noqa: F811  (the fixture)
+    redis_test_url: str,
 ) -> None:
     settings = make_settings(
         rate_limit_storage=redis_test_url, rate_limit_public="2/minute"

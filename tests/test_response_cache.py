@@ -23,7 +23,7 @@ from app.graphql.endpoint import MAX_CACHEABLE_QUERY, plan_for
 from app.main import create_app
 from app.response_cache import GZIP_MIN_BYTES, ResponseCache
 from simulator import Fault
-from tests.conftest import Clock, auth, make_settings, serve
+from tests.support.app import Clock, auth, make_settings, serve
 
 KPI = "/api/v1/dashboard/kpi"
 PIPELINES = "/api/v1/dashboard/pipelines"

@@ -1,7 +1,7 @@
 """The response cache on Redis (`CACHE_URL`): storage and single flight shared by
 several app instances, in process and across two real worker processes.
 
-Needs TEST_REDIS_URL (see tests/redisutil.py): skipped locally without it, failed
+Needs TEST_REDIS_URL (see tests/support/redis_db.py): skipped locally without it, failed
 under CI=true. Every test starts from a flushed database (`redis_test_url`).
 """
 
@@ -24,8 +24,8 @@ from starlette.applications import Starlette
 
 from app.response_cache import ResponseCache
 from simulator import Fault, create_simulator
-from tests.conftest import serve, serve_on_loopback
-from tests.redisutil import redis_test_url
+from tests.support.app import serve
+from tests.support.loopback import serve_on_loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 KPI = "/api/v1/dashboard/kpi"
@@ -36,8 +36,6 @@ IDENTITY = {"accept-encoding": "identity"}
 STARTUP_TIMEOUT = 20.0
 
 Build = Callable[..., tuple[Starlette, Starlette]]
-
-__all__ = ["redis_test_url"]  # a fixture, used by name
 
 
 class CacheClock:

@@ -14,22 +14,22 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.types import Message, Receive, Scope, Send
 
 from app.inputs import FEES_DAYS_MESSAGE
 from app.main import create_app
 from app.settings import Settings
 from rest_facade.routes import ROUTES as ALL_ROUTES
 from rest_facade.routes import RestRoute
-from tests.conftest import Clock
+from tests.support.app import Clock
+from tests.support.recorder import Recorder
 
 PREFIX = "/api/v1/dashboard/"
 OPERATIONS = Path(__file__).resolve().parents[1] / "rest_facade" / "operations"
@@ -47,46 +47,6 @@ ROUTES = tuple(r for r in ALL_ROUTES if r.path.startswith("/api/v1/dashboard/"))
 
 
 # --- a recording simulator ---------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class UpstreamCall:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: bytes
-
-
-@dataclass(slots=True)
-class Recorder:
-    """ASGI wrapper around the simulator that records every request it receives."""
-
-    app: Starlette
-    calls: list[UpstreamCall] = field(default_factory=list)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        query = parse_qs(scope["query_string"].decode(), keep_blank_values=True)
-        self.calls.append(UpstreamCall(scope["method"], scope["path"], query, body))
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    def to(self, path: str) -> list[UpstreamCall]:
-        return [call for call in self.calls if call.path == path]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from graphql import GraphQLObjectType
 
 from app.schema import schema
-from tests.conftest import REFERENCE
+from tests.support.app import REFERENCE
 
 CONTRACT = REFERENCE / "sdk-contract.json"
 

@@ -33,10 +33,8 @@ from starlette.applications import Starlette
 
 from app.settings import Settings
 from simulator import Fault
-from tests.test_response_cache_redis import (
-    KPI,
-    ROOT,
-    calls,
+from tests.support.app import ROOT
+from tests.support.loopback import (
     free_port,
     live_simulator,
     read_log,
@@ -49,6 +47,7 @@ from tests.test_response_cache_redis import (
 SIGTERMED = -signal.SIGTERM
 CLEAN_EXIT = ("Application shutdown complete.", "Finished server process")
 
+KPI = "/api/v1/dashboard/kpi"
 SLOW = 2.0  # seconds the upstream takes: the request in flight at SIGTERM
 NEVER = 60.0  # an upstream answer that would outlast every timeout here
 MARGIN = 3.0  # process exit and interpreter teardown, on a loaded CI machine
@@ -144,7 +143,8 @@ async def upstream_called(sim: Starlette, times: int = 1) -> None:
     """Wait until the app's request has reached the slow upstream."""
 
     async def reached() -> bool:
-        return calls(sim) >= times
+        count: int = sim.state.calls["dashboard/kpi"]
+        return count >= times
 
     await until("called upstream", reached, 10)
 

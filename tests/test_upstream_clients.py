@@ -34,7 +34,7 @@ from app.upstream.subgraph import (
     FeeDay,
     SubgraphClient,
 )
-from tests.metricsutil import dropped_rows, errors, sample
+from tests.support.metrics import dropped_rows, errors, sample
 
 BASE = "http://up/v1"
 Handler = (

@@ -27,8 +27,8 @@ from app.main import create_app
 from app.settings import Settings
 from app.upstream._http import JsonTransport
 from simulator import Fault, create_simulator
-from tests.conftest import Clock, serve
-from tests.metricsutil import dropped_rows
+from tests.support.app import Clock, serve
+from tests.support.metrics import dropped_rows
 
 Build = Callable[..., tuple[Starlette, Starlette]]
 

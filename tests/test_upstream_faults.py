@@ -36,9 +36,9 @@ from app.settings import Settings
 from app.upstream._http import DEFAULT_MAX_BODY_BYTES, JsonTransport
 from app.upstream.breaker import BreakerOpen, CircuitBreaker
 from app.upstream.resilience import request_deadline
-from tests.conftest import make_settings, open_client, serve, serve_on_loopback
-from tests.metricsutil import errors, retries
-from tests.test_upstream_loopback import closed_port_url
+from tests.support.app import make_settings, open_client, serve
+from tests.support.loopback import closed_port_url, serve_on_loopback
+from tests.support.metrics import errors, retries
 
 pytestmark = pytest.mark.slow
 log = logging.getLogger("tests.faults")

@@ -7,7 +7,6 @@ stack run here against a real TCP server. Each upstream deadline is 0.5 s.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.settings import Settings
 from simulator import Fault, create_simulator
-from tests.conftest import Clock, make_settings, serve, serve_on_loopback
+from tests.support.app import Clock, make_settings, serve
+from tests.support.loopback import closed_port_url, serve_on_loopback
 
 pytestmark = pytest.mark.slow
 
@@ -65,14 +65,6 @@ async def live_simulator(clock: Clock) -> AsyncIterator[LiveSimulator]:
     sim = create_simulator(seed=1, clock=clock)
     async with serve_on_loopback(sim) as base_url:
         yield LiveSimulator(sim, base_url)
-
-
-def closed_port_url() -> str:
-    """The base URL of a loopback port that nothing listens on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 async def timed_get(http: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:

@@ -26,8 +26,8 @@ from app.upstream.resilience import (
     request_deadline,
     retry_after,
 )
-from tests.conftest import make_settings
-from tests.metricsutil import sample
+from tests.support.app import make_settings
+from tests.support.metrics import sample
 
 
 class FakeClock:

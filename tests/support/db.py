@@ -1,20 +1,18 @@
-"""Database fixtures: a fresh, migrated, seeded `Database` per test, on both backends.
+"""Fresh, migrated, seeded databases on both backends.
 
-Use the `database` fixture (parametrised over SQLite and PostgreSQL) by importing it
-into a test module or conftest.py: `from tests.dbutil import database`.
-
-- SQLite: a new file under the test's tmp_path.
+- SQLite: a new file under the test's tmp_path (or a copy of the session's template:
+  the `database_url` fixture).
 - PostgreSQL: the server named by TEST_POSTGRES_URL (`.ci/run` starts one and sets
-  it). Its `public` schema is dropped and recreated before migrating, so every test
-  starts clean; tests sharing that database must not run in parallel. Unset, the
-  PostgreSQL cases skip locally and fail under CI=true.
+  it), through the `postgres_url` fixture. Its `public` schema is dropped and
+  recreated before migrating, so every test starts clean; tests sharing that
+  database must not run at the same time (conftest.py keeps them on one xdist
+  worker). Unset, the PostgreSQL tests skip locally and fail under CI=true.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -63,6 +61,16 @@ async def reset_postgres(url: str) -> None:
         await engine.dispose()
 
 
+async def migrate_and_seed(url: str) -> None:
+    """Migrate the database at `url` to head and load the seed catalog."""
+    await asyncio.to_thread(migrate, url)
+    db = Database(url)
+    try:
+        await seed(db)
+    finally:
+        await db.aclose()
+
+
 async def fresh_database(
     url_kind: str, tmp_path: Path, *, seeded: bool = True
 ) -> Database:
@@ -84,15 +92,3 @@ async def fresh_database(
             await db.aclose()
             raise
     return db
-
-
-@pytest.fixture(params=BACKENDS)
-async def database(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Database]:
-    """A fresh migrated and seeded database, once per backend."""
-    db = await fresh_database(request.param, tmp_path)
-    try:
-        yield db
-    finally:
-        await db.aclose()

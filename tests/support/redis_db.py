@@ -1,9 +1,9 @@
 """Redis for tests: the server named by TEST_REDIS_URL (`.ci/run` starts one).
 
 Unset, Redis tests skip locally and fail under CI=true, like the PostgreSQL ones
-(tests/dbutil.py). Use the `redis_test_url` fixture (import it into a test module:
-`from tests.redisutil import redis_test_url`): it flushes the URL's database first,
-so every test starts empty; tests sharing that database must not run in parallel.
+(tests/support/db.py). Tests take the `redis_test_url` fixture (conftest.py): it
+flushes the URL's database first, so every test starts empty; tests sharing that
+database must not run at the same time (conftest.py keeps them on one xdist worker).
 """
 
 from __future__ import annotations
@@ -53,9 +53,3 @@ async def flushed_redis_url(db: int | None = None) -> str:
     finally:
         await client.aclose()
     return url
-
-
-@pytest.fixture
-async def redis_test_url() -> str:
-    """TEST_REDIS_URL with its database flushed (skips or fails when unset)."""
-    return await flushed_redis_url()
