@@ -6,7 +6,7 @@ broker's two browser legs (`redirect`, `callback`), which answer with a 302 and 
 HTML page, and `/openapi.json`. (`/graphql`, its assets and, in development, the
 simulator at `/_sim` are mounted by app/main.py.) `PLAIN_DOCS` describes each of
 them (and `/graphql`) for the OpenAPI document: a plain route added here gets one
-line there (tests/test_openapi.py checks that every route of the app has one).
+line there (tests/api/test_openapi.py checks that every route of the app has one).
 
 Operations: `/readyz` (startup finished; dependencies reported, see `readyz`) and
 `/metrics` (Prometheus, optionally behind METRICS_TOKEN).

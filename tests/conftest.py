@@ -1,8 +1,12 @@
-"""Shared fixtures: a settings object, the app on the simulator, a client.
+"""Shared fixtures: a settings object, the app on the simulator, a client, the
+databases and Redis; and each test's tier, from its directory.
 
-Everything runs through the real ASGI interface (httpx.ASGITransport) and the real
-upstream clients; the simulator answers in process with a fixed, movable clock.
-Helpers (settings, tokens, serving an app, databases, Redis) are in tests/support.
+Tiers: tests/unit (no app), tests/api (the app in process, through
+httpx.ASGITransport), tests/integration (sockets, processes, PostgreSQL, Redis),
+tests/fuzz (schemathesis). Each test is marked with its tier (`-m unit`, ...).
+Everything runs through the real ASGI interface and the real upstream clients; the
+simulator answers in process with a fixed, movable clock. Helpers (settings,
+tokens, serving an app, databases, Redis) are in tests/support.
 """
 
 from __future__ import annotations
@@ -17,13 +21,30 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.db import Database
 from app.main import create_app
 from app.settings import Settings
 from simulator import Fault, create_simulator
 from tests.support.app import Clock, make_settings, serve
-from tests.support.db import BACKENDS, fresh_database, migrate_and_seed
+from tests.support.db import migrate_and_seed, require_postgres_url
+from tests.support.production import SETTINGS_VARS
 from tests.support.redis_db import flushed_redis_url
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "api", "integration", "fuzz")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, tier_of(item.path)))
+
+
+def tier_of(path: Path) -> str:
+    parts = path.relative_to(TESTS).parts
+    if len(parts) < 2 or parts[0] not in TIERS:
+        raise pytest.UsageError(
+            f"{path}: test modules live in a tier, tests/{{{','.join(TIERS)}}}/"
+        )
+    return parts[0]
 
 
 @pytest.fixture(scope="session")
@@ -83,19 +104,20 @@ def faulty_app(
     return build
 
 
-@pytest.fixture(params=BACKENDS)
-async def database(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Database]:
-    """A fresh migrated and seeded database, once per backend."""
-    db = await fresh_database(request.param, tmp_path)
-    try:
-        yield db
-    finally:
-        await db.aclose()
+@pytest.fixture
+def postgres_url() -> str:
+    """TEST_POSTGRES_URL (skips locally, fails under CI=true when unset)."""
+    return require_postgres_url()
 
 
 @pytest.fixture
 async def redis_test_url() -> str:
     """TEST_REDIS_URL with its database flushed (skips or fails when unset)."""
     return await flushed_redis_url()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every variable the settings tests depend on starts unset."""
+    for name in SETTINGS_VARS:
+        monkeypatch.delenv(name, raising=False)

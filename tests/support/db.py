@@ -27,15 +27,11 @@ POSTGRES_ENV = "TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgresql")
 
 
-def postgres_url() -> str | None:
-    """TEST_POSTGRES_URL (a `postgresql+asyncpg://` URL), or None when unset."""
-    return os.environ.get(POSTGRES_ENV, "").strip() or None
-
-
 def require_postgres_url() -> str:
-    """TEST_POSTGRES_URL; else skip the test locally, or fail it under CI=true."""
-    url = postgres_url()
-    if url is not None:
+    """TEST_POSTGRES_URL (a `postgresql+asyncpg://` URL); else skip the test
+    locally, or fail it under CI=true."""
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if url:
         return url
     if os.environ.get("CI", "").strip().lower() == "true":
         pytest.fail(

@@ -4,6 +4,7 @@ OAuth key broker's first steps (start, authorize)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import sqlite3
@@ -163,6 +164,47 @@ def valid_request(
     elif row.operation == "CreateProject":
         request["json"] = {"name": "Cache"}
     return request
+
+
+# --- concurrent key creation ----------------------------------------------------
+async def create_at_once(
+    client: httpx.AsyncClient, sub: str, count: int, **fields: Any
+) -> list[httpx.Response]:
+    providers = await provider_ids(client)
+    bodies = [
+        {
+            "billingProviderId": providers["daydream"],
+            "rawApiKey": new_raw_key(),
+            **fields,
+        }
+        for _ in range(count)
+    ]
+    return await asyncio.gather(
+        *(client.post(KEYS, json=body, headers=auth(sub)) for body in bodies)
+    )
+
+
+PROJECT_KINDS: dict[str, dict[str, str]] = {
+    "default project": {},
+    "named project": {"projectName": "Burst"},
+}
+
+
+async def assert_one_project_holds_all(
+    client: httpx.AsyncClient, responses: list[httpx.Response], kind: str
+) -> None:
+    assert [r.status_code for r in responses] == [200] * len(responses), [
+        r.text for r in responses if r.status_code != 200
+    ]
+    keys = [r.json()["data"]["key"] for r in responses]
+    assert len({key["id"] for key in keys}) == len(responses)
+    assert len({key["projectId"] for key in keys}) == 1
+    projects = ok(await client.get(PROJECTS, headers=auth("burst")))["projects"]
+    assert len(projects) == 1
+    assert projects[0]["_count"] == {"apiKeys": len(responses)}
+    assert projects[0]["isDefault"] is (kind == "default project")
+    listed = await client.get(KEYS, params={"pageSize": "100"}, headers=auth("burst"))
+    assert listed.json()["meta"]["total"] == len(responses)
 
 
 # --- the OAuth key broker ---------------------------------------------------------

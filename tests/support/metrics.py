@@ -26,3 +26,7 @@ def errors(upstream: str, endpoint: str, kind: str) -> float:
     return sample(
         "naap_upstream_errors_total", upstream=upstream, endpoint=endpoint, kind=kind
     )
+
+
+def db_errors(kind: str) -> float:
+    return sample("naap_db_errors_total", kind=kind)

@@ -17,15 +17,11 @@ import redis.asyncio as redis
 REDIS_ENV = "TEST_REDIS_URL"
 
 
-def redis_url() -> str | None:
-    """TEST_REDIS_URL (a `redis://host:port/db` URL), or None when unset."""
-    return os.environ.get(REDIS_ENV, "").strip() or None
-
-
 def require_redis_url() -> str:
-    """TEST_REDIS_URL; else skip the test locally, or fail it under CI=true."""
-    url = redis_url()
-    if url is not None:
+    """TEST_REDIS_URL (a `redis://host:port/db` URL); else skip the test locally,
+    or fail it under CI=true."""
+    url = os.environ.get(REDIS_ENV, "").strip()
+    if url:
         return url
     if os.environ.get("CI", "").strip().lower() == "true":
         pytest.fail(

@@ -21,9 +21,10 @@ from app.graphql.graphiql import (
     graphiql_html,
     missing_assets,
 )
+from tests.support.app import ROOT
 
 ASSETS = "/graphql/assets/"
-SCRIPT_PATH = Path(__file__).resolve().parents[1] / "scripts" / "fetch_graphiql.py"
+SCRIPT_PATH = ROOT / "scripts" / "fetch_graphiql.py"
 
 
 class _Page(HTMLParser):

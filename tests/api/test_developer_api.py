@@ -2,8 +2,8 @@
 projects, models, network models, usage, body validation and secret handling.
 
 Authentication, CSRF, CORS, isolation between users, atomicity and concurrency are
-in tests/test_developer_isolation.py, which reuses the helpers at the top of this
-module.
+in tests/api/test_developer_isolation.py; the helpers both use are in
+tests/support/developer.py.
 """
 
 from __future__ import annotations

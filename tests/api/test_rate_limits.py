@@ -12,9 +12,9 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from app.main import create_app
-from app.ratelimit import ClientAddresses, MemoryWindows, RateLimiter
+from app.ratelimit import ClientAddresses, MemoryWindows
 from app.settings import Settings
-from tests.support.app import Clock, auth, make_settings
+from tests.support.app import Clock, auth
 
 KPI = "/api/v1/dashboard/kpi"
 KEYS = "/api/v1/developer/keys"
@@ -231,33 +231,3 @@ def test_memory_windows_stay_bounded() -> None:
     for index in range(20):  # all live: the table starts over instead of growing
         windows.hit("public", f"live-{index}", 5, 60)
     assert len(windows._windows) <= 10
-
-
-async def test_a_storage_outage_fails_open() -> None:
-    settings = make_settings(
-        rate_limit_storage="redis://127.0.0.1:9/0", rate_limit_public="1/minute"
-    )
-    limiter = RateLimiter(settings)
-    try:
-        for _ in range(3):
-            await limiter.hit("public", "a")  # nothing listens on port 9
-    finally:
-        await limiter.aclose()
-
-
-async def test_redis_storage_is_shared_between_limiters(
-    redis_test_url: str,
-) -> None:
-    settings = make_settings(
-        rate_limit_storage=redis_test_url, rate_limit_public="2/minute"
-    )
-    first, second = RateLimiter(settings), RateLimiter(settings)
-    try:
-        await first.hit("public", "shared")
-        await second.hit("public", "shared")
-        with pytest.raises(Exception, match="Too many requests") as caught:
-            await first.hit("public", "shared")
-        assert getattr(caught.value, "retry_after", 0) >= 1
-    finally:
-        await first.aclose()
-        await second.aclose()

@@ -9,7 +9,6 @@ import itertools
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,13 +27,9 @@ from simulator import (
     parse_limit,
     parse_window_hours,
 )
+from tests.support.app import REFERENCE
 
-OPENAPI = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "reference"
-    / "upstream-openapi.yaml"
-)
+OPENAPI = REFERENCE / "upstream-openapi.yaml"
 NOW = datetime(2026, 5, 1, 10, 30, 17, 250000, tzinfo=UTC)
 
 # The two documents the API server sends (spec §3.5 and §3.8), verbatim.

@@ -1,21 +1,19 @@
 """Developer API security and integrity: every bad token on every authenticated
 route (REST and GraphQL), the order of checks, CSRF for cookie sessions, CORS,
 isolation between users, no half-written rows, and concurrent key creation on
-SQLite and PostgreSQL.
+SQLite (PostgreSQL's: tests/integration/test_developer_postgres.py).
 
-Helpers (requests, envelopes, tokens for user-a) come from test_developer_api.py.
+Helpers (requests, envelopes, tokens for user-a) come from tests/support/developer.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,7 +34,6 @@ from tests.support.app import (
     open_client,
     token_for,
 )
-from tests.support.db import fresh_database, require_postgres_url
 from tests.support.developer import (
     AUTH_ROUTES,
     KEYS,
@@ -46,6 +43,8 @@ from tests.support.developer import (
     PROJECTS,
     PROVIDERS,
     USAGE,
+    assert_one_project_holds_all,
+    create_at_once,
     create_key,
     error_code,
     error_of,
@@ -753,44 +752,6 @@ async def test_a_disabled_provider_leaves_no_default_project_behind(
 
 
 # --- concurrency --------------------------------------------------------------------
-async def create_at_once(
-    client: httpx.AsyncClient, sub: str, count: int, **fields: Any
-) -> list[httpx.Response]:
-    providers = await provider_ids(client)
-    bodies = [
-        {
-            "billingProviderId": providers["daydream"],
-            "rawApiKey": new_raw_key(),
-            **fields,
-        }
-        for _ in range(count)
-    ]
-    return await asyncio.gather(
-        *(client.post(KEYS, json=body, headers=auth(sub)) for body in bodies)
-    )
-
-
-PROJECT_KINDS: dict[str, dict[str, str]] = {
-    "default project": {},
-    "named project": {"projectName": "Burst"},
-}
-
-
-async def assert_one_project_holds_all(
-    client: httpx.AsyncClient, responses: list[httpx.Response], kind: str
-) -> None:
-    assert [r.status_code for r in responses] == [200] * len(responses), [
-        r.text for r in responses if r.status_code != 200
-    ]
-    keys = [r.json()["data"]["key"] for r in responses]
-    assert len({key["id"] for key in keys}) == len(responses)
-    assert len({key["projectId"] for key in keys}) == 1
-    projects = ok(await client.get(PROJECTS, headers=auth("burst")))["projects"]
-    assert len(projects) == 1
-    assert projects[0]["_count"] == {"apiKeys": len(responses)}
-    assert projects[0]["isDefault"] is (kind == "default project")
-    listed = await client.get(KEYS, params={"pageSize": "100"}, headers=auth("burst"))
-    assert listed.json()["meta"]["total"] == len(responses)
 
 
 async def test_concurrent_creates_share_one_default_project_on_sqlite(
@@ -800,16 +761,3 @@ async def test_concurrent_creates_share_one_default_project_on_sqlite(
     await assert_one_project_holds_all(client, responses, "default project")
     rows = sql(settings, "SELECT count(*) FROM dev_api_project WHERE user_id='burst'")
     assert rows == [(1,)]
-
-
-# On PostgreSQL the requests really race (no database-wide write lock): the named
-# project's unique (user, name) constraint is exercised as well as the default's.
-@pytest.mark.parametrize("kind", PROJECT_KINDS)
-async def test_concurrent_creates_share_one_project_on_postgresql(
-    build: Build, tmp_path: Path, kind: str
-) -> None:
-    url = require_postgres_url()  # skips locally without PostgreSQL, fails in CI
-    await (await fresh_database("postgresql", tmp_path)).aclose()
-    client = await build(database_url=url)
-    responses = await create_at_once(client, "burst", 20, **PROJECT_KINDS[kind])
-    await assert_one_project_holds_all(client, responses, kind)

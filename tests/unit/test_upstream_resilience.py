@@ -1,7 +1,7 @@
 """The circuit breaker's state machine and the retry policy's parts, without sockets.
 
-The breaker runs on an injected clock; `test_upstream_faults.py` drives the same
-breaker and retries through real connections.
+The breaker runs on an injected clock; tests/integration/test_upstream_faults.py
+drives the same breaker and retries through real connections.
 """
 
 from __future__ import annotations

@@ -14,12 +14,8 @@ import hashlib
 import hmac
 import json
 import logging
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,7 +44,6 @@ from app.auth import (
 from app.errors import Unauthenticated
 from app.settings import Settings, SettingsError
 
-ROOT = Path(__file__).resolve().parents[1]
 NOW = 1_900_000_000.0  # 2030: far from the real time, so only the fake clock counts
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 JWKS_URL = "https://id.example/.well-known/jwks.json"
@@ -840,41 +835,3 @@ async def test_mint_token_defaults_use_the_real_time() -> None:
 def test_mint_token_refuses(overrides: dict[str, Any], sub: str, ttl: int) -> None:
     with pytest.raises(ValueError, match=r"HS256|sub|ttl"):
         mint_token(auth_settings(**overrides), sub, ttl_seconds=ttl)
-
-
-# --- scripts/make_token.py ------------------------------------------------------------
-def run_make_token(
-    *args: str, **env: str
-) -> Awaitable[subprocess.CompletedProcess[str]]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "APP_"))}
-    clean.update(JWT_SECRET=SECRET, **env)
-    return asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, str(ROOT / "scripts" / "make_token.py"), *args],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-async def test_make_token_script_prints_a_token_that_verifies() -> None:
-    done = await run_make_token("--sub", "user-1", "--roles", "usage:write,admin")
-
-    assert done.returncode == 0, done.stderr
-    token = done.stdout.strip()
-    assert done.stdout == token + "\n"  # the token alone, for TOKEN=$(make -s token)
-    principal = await TokenVerifier(auth_settings()).verify(token)
-    assert principal == Principal("user-1", frozenset({"usage:write", "admin"}))
-    assert 'curl -H "Authorization: Bearer $TOKEN"' in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
-
-
-async def test_make_token_script_refuses_in_production() -> None:
-    done = await run_make_token("--sub", "user-1", APP_ENV="production")
-
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert "APP_ENV=production" in done.stderr

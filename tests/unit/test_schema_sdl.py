@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from scripts.export_schema import sdl
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.app import ROOT
 
 
 def test_committed_schema_matches_the_code() -> None:

@@ -32,7 +32,7 @@ from tests.support.app import Clock
 from tests.support.recorder import Recorder
 
 PREFIX = "/api/v1/dashboard/"
-OPERATIONS = Path(__file__).resolve().parents[1] / "rest_facade" / "operations"
+OPERATIONS = Path(__file__).resolve().parents[2] / "rest_facade" / "operations"
 DASHBOARD_CACHE = "public, max-age=60, s-maxage=3600, stale-while-revalidate=7200"
 SECURITY = {
     "x-content-type-options": "nosniff",
@@ -42,7 +42,7 @@ HUGE = "9" * 10_000
 ARABIC_72 = "%D9%A7%D9%A2"  # "٧٢": Unicode digits, which parseInt does not read
 
 # This file covers the nine public dashboard routes; the Developer API's rows
-# have their own tests (tests/test_developer_api.py).
+# have their own tests (tests/api/test_developer_api.py).
 ROUTES = tuple(r for r in ALL_ROUTES if r.path.startswith("/api/v1/dashboard/"))
 
 

@@ -86,7 +86,7 @@ def only_error(body: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- every root field in one request -------------------------------------------------
-# The Developer API's root fields need a user; tests/test_developer_api.py has them.
+# The Developer API's root fields need a user; tests/api/test_developer_api.py has them.
 DEVELOPER_ROOT_FIELDS = {
     "billingProviders",
     "apiKeys",

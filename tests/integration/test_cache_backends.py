@@ -42,7 +42,7 @@ from app.cache_backends import (
     build_flight,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GZIPPED = gzip.compress(b'{"data": {"hello": "world"}}' * 50, mtime=0)
 ODD_BYTES = [b"", b"\x00\xff\xfe\x80", "ünïcödé".encode(), GZIPPED]
 

@@ -1,4 +1,4 @@
-"""Bugs the fuzz tests (tests/test_fuzz.py) found, each pinned by the smallest
+"""Bugs the fuzz tests (tests/fuzz/test_fuzz.py) found, each pinned by the smallest
 request that showed it."""
 
 from __future__ import annotations

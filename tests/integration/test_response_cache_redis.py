@@ -27,7 +27,7 @@ from simulator import Fault, create_simulator
 from tests.support.app import serve
 from tests.support.loopback import serve_on_loopback
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KPI = "/api/v1/dashboard/kpi"
 ENTRY_PATTERN = "naap:rc:*"  # app/cache_backends.py build_cache's namespace
 DASHBOARD_FRESH = 60.0
