@@ -1,13 +1,20 @@
-"""The upstream fault suite: every way an upstream can misbehave, over real sockets.
+"""The upstream fault suite over real sockets: every way an upstream can misbehave
+that needs a network stack to show (httpx.ASGITransport ignores httpx's timeouts
+and cannot refuse a connection).
 
 A fault server (uvicorn on a loopback port) serves one behaviour per URL prefix:
 `/<fault>/v1/dashboard/kpi`. Each app under test points `NAAP_API_SERVER_URL` at
 one prefix, with short timeouts (analytics 1 s, request deadline 2 s), and is asked
-for the KPI over REST and over GraphQL. Every fault must give the documented
-answer (REST: the 503 envelope; GraphQL: an error with code SERVICE_UNAVAILABLE)
-within the deadline, must not be cached (each request reaches the upstream again),
-and must never be a 500. Retries and the circuit breaker are checked against the
-same server, by counting the requests it received.
+for the KPI over REST and over GraphQL. Every fault (refused, hung, dripping,
+50 MB, redirected to a good answer, 429, 500, a 502 retried once, HTML, truncated,
+wrong types) must give the documented answer (REST: the 503 envelope; GraphQL: an
+error with code SERVICE_UNAVAILABLE) within the deadline, be counted under its
+kind, not be cached (each request reaches the upstream again), and never be a
+500. Deadlines, retries, Retry-After, the circuit breaker and the memory bound are
+checked against the same server, by counting the requests it received; and the
+simulator itself, served over TCP, is a real upstream (no simulator label).
+
+Route by route, in process: tests/api/test_upstream_faults.py.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from app.settings import Settings
 from app.upstream._http import DEFAULT_MAX_BODY_BYTES, JsonTransport
 from app.upstream.breaker import BreakerOpen, CircuitBreaker
 from app.upstream.resilience import request_deadline
-from tests.support.app import make_settings, open_client, serve
+from simulator import create_simulator
+from tests.support.app import Clock, make_settings, open_client, serve
 from tests.support.loopback import closed_port_url, serve_on_loopback
 from tests.support.metrics import errors, retries
 
@@ -169,6 +177,7 @@ async def faults() -> AsyncIterator[FaultServer]:
             "drip": drip,
             "status-500": status(500),
             "status-429": status(429, retry_after="1"),
+            "status-502": status(502),
             "html": body(b"<html><h1>Bad gateway</h1></html>", "text/html"),
             "truncated-json": body(KPI_BODY[: len(KPI_BODY) // 2]),
             "wrong-types": body(WRONG_TYPES),
@@ -196,6 +205,7 @@ FAULT_CASES = (
     FaultCase("drip", "timeout"),
     FaultCase("status-500", "status"),
     FaultCase("status-429", "status"),
+    FaultCase("status-502", "status", hits=2, attempts=2),
     FaultCase("html", "bad_payload"),
     FaultCase("truncated-json", "bad_payload"),
     FaultCase("wrong-types", "bad_payload"),
@@ -645,3 +655,45 @@ async def test_breaker_is_per_upstream(faults: FaultServer) -> None:
     assert services.analytics.state == "open"
     assert services.subgraph.state == "closed"
     assert protocol.status_code == 200, protocol.text
+
+
+# --- the simulator as a real upstream ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "keys", "check"),
+    [
+        pytest.param(
+            "/api/v1/dashboard/kpi",
+            ("dashboard/kpi",),
+            lambda body: "successRate" in body,
+            id="kpi",
+        ),
+        pytest.param(
+            "/api/v1/dashboard/protocol",
+            ("subgraph", "rpc"),
+            lambda body: body["blockProgress"] > 0,
+            id="protocol",
+        ),
+    ],
+)
+async def test_route_is_served_without_simulator_label_when_upstreams_are_real(
+    clock: Clock,
+    path: str,
+    keys: tuple[str, ...],
+    check: Callable[[Any], bool],
+) -> None:
+    sim = create_simulator(seed=1, clock=clock)
+    async with serve_on_loopback(sim) as base_url:
+        settings = make_settings(
+            naap_api_server_url=f"{base_url}/v1",
+            subgraph_url=f"{base_url}/subgraph",
+            l1_rpc_url=f"{base_url}/rpc",
+        )
+        async with serve(create_app(settings, clock=clock)) as http:
+            response = await http.get(path)
+
+    assert response.status_code == 200, response.text
+    assert check(response.json())
+    assert "x-data-source" not in response.headers
+    assert all(sim.state.calls[key] == 1 for key in keys)

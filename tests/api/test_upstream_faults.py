@@ -1,18 +1,23 @@
-"""Upstream failures, in process: every way an upstream can fail on every route.
+"""The upstream fault suite, in process: what the simulator's faults show through
+httpx.ASGITransport, route by route.
 
-The simulator's faults make the required upstream call of a route fail (HTTP 500,
-a truncated or HTML body, JSON of the wrong shape, an answer slower than the
-deadline, a redirect, an oversized body); the route must answer the 503 envelope
+Every route whose required upstream call fails (HTTP 500, JSON of the wrong shape
+for that endpoint, an answer slower than the deadline) answers the 503 envelope
 with the short failure Cache-Control (the job feed: 200 with `queryFailed`).
-Optional enrichments degrade instead, failures are never cached, and concurrent
-cold requests share one upstream call. Deadlines here are `asyncio.timeout`
-deadlines, which work in process; socket-level timeouts are in
-`test_upstream_loopback.py`.
+Optional enrichments degrade instead (200, the short Cache-Control), failures and
+degraded answers are not cached (the next request reaches the upstream again),
+malformed rows are dropped, and a body over the cap is refused. Deadlines here are
+`asyncio.timeout` deadlines, which work in process.
+
+What needs a socket is in tests/integration/test_upstream_faults.py: each failure
+classified (refused, hung, dripping, huge, redirected, 429, 5xx, bad bodies) on
+both surfaces, deadlines, retries, Retry-After, the breaker, the memory bound.
+Concurrent cold requests sharing one upstream call, and a 500 not being cached,
+are the response cache's (tests/api/test_response_cache.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,13 +121,11 @@ ROUTE_CASES = (
 )
 ROUTES_BY_NAME = {case.name: case for case in ROUTE_CASES}
 
+# A failed status, and a body of the wrong shape for the route's own endpoint (its
+# parser's strictness), and an answer past the deadline. Truncated and HTML bodies
+# fail in the transport before any route's parser: tests/integration covers them.
 FAULT_KINDS: dict[str, Callable[[RouteCase], Fault]] = {
     "status-500": lambda _case: Fault(status=500),
-    "truncated-json": lambda _case: Fault(body=b'{"trunc'),
-    "html": lambda _case: Fault(
-        body=b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-        content_type="text/html",
-    ),
     "wrong-shape": lambda case: Fault(body=case.wrong_shape),
     "slow": lambda _case: Fault(latency=2),
 }
@@ -255,16 +258,6 @@ async def test_block_progress_recovers_when_rpc_recovers(
     assert simulator.state.calls["rpc"] == 2
 
 
-async def test_protocol_reports_block_progress_when_rpc_answers(
-    client: httpx.AsyncClient,
-) -> None:
-    # The control for the test above: with a working RPC the progress is not 0.
-    response = await client.get("/api/v1/dashboard/protocol")
-
-    assert response.status_code == 200
-    assert response.json()["blockProgress"] > 0
-
-
 @pytest.mark.parametrize(
     ("path", "failing"),
     [
@@ -301,24 +294,6 @@ async def test_degraded_result_is_served_with_short_cache_when_enrichment_fails(
 
 
 @pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param("/api/v1/dashboard/orchestrators", id="orchestrators"),
-        pytest.param("/api/v1/dashboard/pricing", id="pricing"),
-        pytest.param("/api/v1/dashboard/pipeline-catalog", id="pipeline-catalog"),
-    ],
-)
-async def test_complete_result_uses_long_cache_when_every_source_answers(
-    client: httpx.AsyncClient, path: str
-) -> None:
-    # The control for the degraded cases: the same routes, nothing failing.
-    response = await client.get(path)
-
-    assert response.status_code == 200
-    assert response.headers["cache-control"] == SUCCESS_CACHE
-
-
-@pytest.mark.parametrize(
     "fault",
     [
         pytest.param(Fault(status=500), id="status-500"),
@@ -351,9 +326,6 @@ async def test_degraded_result_is_not_cached_when_enrichment_recovers(
 @pytest.mark.parametrize(
     ("case", "key", "fault"),
     [
-        pytest.param(
-            ROUTES_BY_NAME["kpi"], "dashboard/kpi", Fault(status=500), id="status-500"
-        ),
         pytest.param(
             ROUTES_BY_NAME["kpi"],
             "dashboard/kpi",
@@ -477,7 +449,7 @@ async def test_malformed_row_is_dropped_when_rest_of_list_is_good(
 async def test_pricing_is_empty_list_when_upstream_sends_null(
     settings: Settings, clock: Clock
 ) -> None:
-    # Spec §13 item 8: Go serialises an empty slice as null; that is no rows.
+    # The Go upstream serialises an empty slice as null; that is no rows.
     transport = analytics_mock(
         {
             "dashboard/pricing": b"null\n",
@@ -494,44 +466,7 @@ async def test_pricing_is_empty_list_when_upstream_sends_null(
     assert response.headers["cache-control"] == SUCCESS_CACHE
 
 
-# --- single flight, redirects, body cap ----------------------------------------------
-
-
-async def test_concurrent_cold_requests_share_one_upstream_call(
-    faulty_app: Build,
-) -> None:
-    app, simulator = faulty_app({"dashboard/kpi": Fault(latency=0.5)})
-    async with serve(app) as http:
-        responses = await asyncio.gather(
-            *(
-                http.get("/api/v1/dashboard/kpi", params={"timeframe": "24"})
-                for _ in range(100)
-            )
-        )
-
-    assert simulator.state.calls["dashboard/kpi"] == 1
-    assert {r.status_code for r in responses} == {200}
-    assert len({r.content for r in responses}) == 1
-    assert "successRate" in responses[0].json()
-
-
-@pytest.mark.parametrize(
-    ("case", "key"),
-    [
-        pytest.param(ROUTES_BY_NAME["kpi"], "dashboard/kpi", id="kpi"),
-        pytest.param(ROUTES_BY_NAME["protocol"], "subgraph", id="protocol"),
-    ],
-)
-async def test_route_is_unavailable_when_upstream_redirects(
-    faulty_app: Build, case: RouteCase, key: str
-) -> None:
-    fault = Fault(redirect_to="http://elsewhere.example/")
-    app, simulator = faulty_app({key: fault})
-    async with serve(app) as http:
-        response = await http.get(case.path)
-
-    assert_unavailable(response, case.message)
-    assert simulator.state.calls[key] == 1
+# --- the body cap ---------------------------------------------------------------------
 
 
 async def test_route_is_unavailable_when_upstream_body_exceeds_cap(
