@@ -76,7 +76,7 @@ schema: install
 	$(BIN)/python scripts/export_schema.py schema.graphql
 
 test: lint
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest --durations=15
 	$(BIN)/coverage report
 
 lock: install

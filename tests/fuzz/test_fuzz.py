@@ -47,6 +47,10 @@ from app.settings import Settings
 from rest_facade.routes import ROUTES
 from tests.support.app import Clock, token_for
 
+# A thousand cases in one test: a minute under coverage on a loaded machine, more
+# with FUZZ_EXAMPLES raised; the default timeout (pyproject.toml) suits the rest.
+pytestmark = pytest.mark.timeout(600)
+
 # Cases per operation. The default gives 26 x 40 + 2 (two routes without input)
 # = 1,042 REST cases and 24 x 15 = 360 GraphQL cases; the floors scale with them.
 REST_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
