@@ -23,8 +23,8 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from simulator import Fault, create_simulator
-from tests.support.app import Clock, make_settings, serve
+from simulator import DEFAULT_OAUTH_CLIENTS, Fault, create_simulator
+from tests.support.app import T0, Clock, base_settings, serve
 from tests.support.db import migrate_and_seed, require_postgres_url
 from tests.support.production import SETTINGS_VARS
 from tests.support.redis_db import flushed_redis_url
@@ -62,19 +62,42 @@ def database_url(template_db: Path, tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{target}"
 
 
-@pytest.fixture
-def clock() -> Clock:
+@pytest.fixture(scope="session")
+def session_clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture(scope="session")
+def session_simulator(session_clock: Clock) -> Starlette:
+    """One simulator for the session: its world (seeded, memoised by hour) is built
+    once instead of once per test; `simulator` resets what a test may change."""
+    return create_simulator(seed=1, clock=session_clock)
+
+
+@pytest.fixture
+def clock(session_clock: Clock) -> Clock:
+    """The clock of the app and the simulator, at T0 for every test."""
+    session_clock.now = T0
+    return session_clock
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return make_settings(database_url=database_url)
+    return base_settings().model_copy(update={"database_url": database_url})
 
 
 @pytest.fixture
-def simulator(clock: Clock) -> Starlette:
-    return create_simulator(seed=1, clock=clock)
+def simulator(session_simulator: Starlette, clock: Clock) -> Starlette:
+    """The session's simulator, as new: no calls counted, no faults, the default
+    OAuth clients, no codes issued, nobody refusing consent."""
+    state = session_simulator.state
+    state.calls.clear()
+    state.faults.clear()
+    state.oauth_clients.clear()
+    state.oauth_clients.update(DEFAULT_OAUTH_CLIENTS)
+    state.oauth_codes.clear()
+    state.oauth_deny.clear()
+    return session_simulator
 
 
 @pytest.fixture

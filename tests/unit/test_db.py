@@ -22,8 +22,9 @@ from tests.support.db_cases import DatabaseCases, count
 
 class TestSqlite(DatabaseCases):
     @pytest.fixture
-    async def database(self, tmp_path: Path) -> AsyncIterator[Database]:
-        db = await fresh_database("sqlite", tmp_path)
+    async def database(self, database_url: str) -> AsyncIterator[Database]:
+        """A copy of the session's migrated, seeded template (conftest.py)."""
+        db = Database(database_url)
         try:
             yield db
         finally:
