@@ -25,7 +25,12 @@ from app.main import create_app
 from app.settings import Settings
 from simulator import DEFAULT_OAUTH_CLIENTS, Fault, create_simulator
 from tests.support.app import T0, Clock, base_settings, serve
-from tests.support.db import migrate_and_seed, require_postgres_url
+from tests.support.db import (
+    create_database,
+    given_postgres_url,
+    migrate_and_seed,
+    worker_database,
+)
 from tests.support.production import SETTINGS_VARS
 from tests.support.redis_db import flushed_redis_url
 
@@ -127,10 +132,15 @@ def faulty_app(
     return build
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """TEST_POSTGRES_URL (skips locally, fails under CI=true when unset)."""
-    return require_postgres_url()
+    """This process's PostgreSQL database (tests/support/db.py), created when
+    missing; skips locally, fails under CI=true, when TEST_POSTGRES_URL is unset."""
+    given = given_postgres_url()
+    url = worker_database(given)
+    if url != given:
+        asyncio.run(create_database(url, via=given))
+    return url
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@
   the `database_url` fixture).
 - PostgreSQL: the server named by TEST_POSTGRES_URL (`.ci/run` starts one and sets
   it), through the `postgres_url` fixture. Its `public` schema is dropped and
-  recreated before migrating, so every test starts clean; tests sharing that
-  database must not run at the same time (conftest.py keeps them on one xdist
-  worker). Unset, the PostgreSQL tests skip locally and fail under CI=true.
+  recreated before migrating, so every test starts clean. Under pytest-xdist each
+  worker has a database of its own on that server, created on first use: the URL's
+  database name plus `_gw0`, `_gw1`, ... Unset, the PostgreSQL tests skip locally
+  and fail under CI=true.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -28,6 +30,12 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def require_postgres_url() -> str:
+    """This xdist worker's database on TEST_POSTGRES_URL's server (the URL itself
+    without xdist); else skip the test locally, or fail it under CI=true."""
+    return worker_database(given_postgres_url())
+
+
+def given_postgres_url() -> str:
     """TEST_POSTGRES_URL (a `postgresql+asyncpg://` URL); else skip the test
     locally, or fail it under CI=true."""
     url = os.environ.get(POSTGRES_ENV, "").strip()
@@ -40,6 +48,34 @@ def require_postgres_url() -> str:
             pytrace=False,
         )
     pytest.skip(f"set {POSTGRES_ENV} to run PostgreSQL tests")
+
+
+def worker_database(url: str) -> str:
+    """`url` itself, or under pytest-xdist the database named after it and this
+    worker (`naap_test` -> `naap_test_gw1`), so workers never share a schema."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    mine = parsed.set(database=f"{parsed.database}_{worker}")
+    return mine.render_as_string(hide_password=False)
+
+
+async def create_database(url: str, *, via: str) -> None:
+    """Create the database `url` names unless it exists, connected through the
+    database `via` (CREATE DATABASE needs the CREATEDB privilege)."""
+    name = make_url(url).database
+    engine = create_async_engine(via, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            exists = await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                quoted = connection.dialect.identifier_preparer.quote(str(name))
+                await connection.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        await engine.dispose()
 
 
 def sqlite_url(tmp_path: Path) -> str:
