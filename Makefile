@@ -11,16 +11,20 @@ SIM_PORT ?= 8100
 # The server's command line, in one place (uvicorn's options, the settings it reads,
 # SHUTDOWN_TIMEOUT and LOG_* among them): `make run` runs it, `make bench` too.
 SERVE  := $(BIN)/python scripts/serve.py
+# Test processes (pytest-xdist); each has its own PostgreSQL database and Redis
+# database number, derived from TEST_POSTGRES_URL / TEST_REDIS_URL (tests/support).
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate run sim test lint fmt schema schema-check lock clean
+.PHONY: help install migrate run sim test test-fast lint fmt schema schema-check lock clean
 
 help:
-	@echo "make run      serve the API on http://$(HOST):$(PORT) (simulated upstreams unless URLs are set)"
-	@echo "make test     install, lint and run the whole test suite"
-	@echo "make sim      run the upstream simulator alone on port $(SIM_PORT)"
-	@echo "make schema   regenerate schema.graphql from the code"
-	@echo "make fmt      format the code;  make lock  re-pin dependencies"
+	@echo "make run        serve the API on http://$(HOST):$(PORT) (simulated upstreams unless URLs are set)"
+	@echo "make test       install, lint and run every test tier under coverage (CI runs this)"
+	@echo "make test-fast  the unit and api tiers only: no lint, no coverage, about a minute"
+	@echo "make sim        run the upstream simulator alone on port $(SIM_PORT)"
+	@echo "make schema     regenerate schema.graphql from the code"
+	@echo "make fmt        format the code;  make lock  re-pin dependencies"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,9 +82,17 @@ lint: install
 schema: install
 	$(BIN)/python scripts/export_schema.py schema.graphql
 
+# Every tier (tests/unit, api, integration, fuzz) on TEST_WORKERS processes, under
+# coverage through pytest-cov (`coverage run` would measure only the pytest-xdist
+# controller); the 15 slowest tests; the report and its floor (pyproject.toml).
 test: lint
-	$(BIN)/coverage run -m pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report= --durations=15
 	$(BIN)/coverage report
+
+# The inner loop: tests/unit and tests/api (the app in process: no servers, no
+# PostgreSQL or Redis), with neither lint nor coverage.
+test-fast: install
+	$(BIN)/pytest tests/unit tests/api -n $(TEST_WORKERS)
 
 lock: install
 	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 \

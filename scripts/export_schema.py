@@ -1,7 +1,8 @@
 """Write the GraphQL SDL printed from the code: `python scripts/export_schema.py FILE`.
 
 `schema.graphql` is generated, committed, and checked for drift by
-tests/test_schema_sdl.py (Saleor's habit): review its diff to catch contract changes.
+tests/unit/test_schema_sdl.py (Saleor's habit): review its diff to catch contract
+changes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,402 @@
+"""`GET /openapi.json`: a valid OpenAPI 3.1 document with every route of the app,
+parameters typed from the parsers, and response schemas that the live answers of
+every row (and its errors) validate against, so the document cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from graphql import build_schema, parse
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from rest_facade.envelope import STANDARD
+from rest_facade.openapi import OpenApiError, _Builder, nullable
+from rest_facade.routes import ROUTES, RestRoute
+from tests.support.app import auth
+
+Document = dict[str, Any]
+KEYS = "/api/v1/developer/keys"
+LOGIN = "/api/v1/auth/providers/daydream"
+
+
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> Document:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    body: Document = response.json()
+    return body
+
+
+def operation(document: Document, path: str, method: str = "get") -> Document:
+    found: Document = document["paths"][path][method]
+    return found
+
+
+def param(document: Document, path: str, name: str, method: str = "get") -> Document:
+    params = operation(document, path, method)["parameters"]
+    found: Document = next(p for p in params if p["name"] == name)
+    return found
+
+
+def response_schema(
+    document: Document, path: str, method: str, status: int, media: str = ""
+) -> Document:
+    response = operation(document, path, method.lower())["responses"][str(status)]
+    if "$ref" in response:
+        response = document["components"]["responses"][response["$ref"].split("/")[-1]]
+    content = response["content"]
+    schema: Document = content[media or "application/json"]["schema"]
+    return schema
+
+
+def assert_matches(schema: Document, body: Any) -> None:
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(body), key=lambda e: list(e.path)
+    )
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+
+
+# --- the document ------------------------------------------------------------------
+async def test_openapi_is_a_valid_openapi_31_document(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "public, max-age=300"
+    body = response.json()
+    assert body["openapi"] == "3.1.0"
+    OpenAPIV31SpecValidator(body).validate()
+    assert (await client.get("/openapi.json")).content == response.content
+
+
+async def test_openapi_lists_every_row_of_the_route_table(document: Document) -> None:
+    for row in ROUTES:
+        for method in row.methods:
+            entry = operation(document, row.path, method.lower())
+            assert entry["summary"] == row.summary
+            names = {p["name"] for p in entry["parameters"]}
+            assert set(row.params) <= names, row.path
+            assert {"refresh", "nocache"} <= names
+            assert ("requestBody" in entry) == (row.body is not None)
+            assert ("security" in entry) == row.auth
+
+
+async def test_openapi_lists_every_route_the_app_answers(
+    app: Starlette, document: Document
+) -> None:
+    routes = [r for r in app.routes if isinstance(r, Route)]
+    assert len(routes) > len(ROUTES)
+    for route in routes:
+        for method in route.methods or ():
+            if method != "HEAD":
+                assert method.lower() in document["paths"][route.path], route.path
+    assert set(document["paths"]) == {r.path for r in routes}
+
+
+async def test_openapi_operation_ids_are_unique(document: Document) -> None:
+    ids = [
+        op["operationId"] for ops in document["paths"].values() for op in ops.values()
+    ]
+    assert len(ids) == len(set(ids))
+
+
+async def test_openapi_parameters_carry_type_range_and_default(
+    document: Document,
+) -> None:
+    dashboard = "/api/v1/dashboard/"
+    assert param(document, dashboard + "kpi", "timeframe")["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 168,
+        "default": 24,
+    }
+    assert param(document, dashboard + "pipelines", "limit")["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 200,
+        "default": 5,
+    }
+    assert param(document, dashboard + "fees", "days")["schema"] == {
+        "type": "integer",
+        "minimum": 7,
+        "maximum": 365,
+        "default": 180,
+    }
+    assert param(document, dashboard + "orchestrators", "period")["schema"] == {
+        "type": "string",
+        "pattern": "^[0-9]+[hHdD]?$",
+        "default": "24h",
+    }
+    pipeline = param(document, dashboard + "kpi", "pipeline")["schema"]
+    assert pipeline["maxLength"] == 128
+    assert param(document, dashboard + "job-feed", "pollMs")["schema"]["default"] == (
+        30000
+    )
+    page_size = param(document, KEYS, "pageSize")["schema"]
+    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == (
+        1,
+        100,
+        20,
+    )
+    assert param(document, "/api/v1/developer/models", "featured")["schema"] == {
+        "type": "boolean"
+    }
+    limit = param(document, "/api/v1/developer/network-models", "limit")["schema"]
+    assert {"type": "string", "enum": ["all"]} in limit["anyOf"]
+    assert param(document, "/api/v1/developer/usage", "from")["schema"] == {
+        "type": "string",
+        "maxLength": 40,
+    }
+    key_id = param(document, KEYS + "/{id}", "id")
+    assert (key_id["in"], key_id["required"], key_id["schema"]) == (
+        "path",
+        True,
+        {"type": "string"},
+    )
+
+
+async def test_openapi_request_body_is_the_graphql_input_type(
+    document: Document,
+) -> None:
+    body = operation(document, KEYS, "post")["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["required"] == ["billingProviderId", "rawApiKey"]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["label"] == {"type": ["string", "null"]}
+
+
+async def test_openapi_documents_auth_and_error_envelopes(document: Document) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["bearerAuth"]["description"],
+    }
+    assert schemes["cookieAuth"]["in"] == "cookie"
+    keys = operation(document, KEYS)
+    assert keys["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
+    assert {"400", "401", "429", "413", "414", "431"} <= set(keys["responses"])
+    assert "403" not in keys["responses"]  # CSRF guards writes only
+    assert {"403", "409"} <= set(operation(document, KEYS, "post")["responses"])
+    assert "404" in operation(document, KEYS + "/{id}")["responses"]
+    start = operation(document, "/api/v1/auth/providers/{slug}/start", "post")
+    assert "404" not in start["responses"]  # an unknown provider is a 400
+    fees = operation(document, "/api/v1/dashboard/fees")["responses"]
+    assert {"200", "304", "400", "503"} <= set(fees)
+    assert "401" not in fees
+    protocol = operation(document, "/api/v1/dashboard/protocol")["responses"]
+    assert "400" not in protocol  # no input to get wrong
+    unavailable = response_schema(document, "/api/v1/dashboard/fees", "GET", 503)
+    assert_matches(
+        unavailable,
+        {"error": {"code": "SERVICE_UNAVAILABLE", "message": "Fees unavailable"}},
+    )
+
+
+def test_nullable_widens_every_kind_of_schema() -> None:
+    assert nullable({"type": "string"}) == {"type": ["string", "null"]}
+    assert nullable({"type": ["string", "null"]}) == {"type": ["string", "null"]}
+    assert nullable({"type": "string", "enum": ["a"]}) == {
+        "type": ["string", "null"],
+        "enum": ["a", None],
+    }
+    assert nullable({"const": 1}) == {"anyOf": [{"const": 1}, {"type": "null"}]}
+    assert nullable({}) == {}
+
+
+# --- live answers validate against the document ------------------------------------
+async def test_every_row_answers_as_documented(
+    client: httpx.AsyncClient, document: Document
+) -> None:
+    """One happy request per row, in an order that creates what later rows read."""
+    seen: set[tuple[str, str]] = set()
+
+    async def call(method: str, path: str, template: str = "", **kwargs: Any) -> Any:
+        response = await client.request(method, path, **kwargs)
+        assert response.status_code == 200, (path, response.text)
+        template = template or path.split("?")[0]
+        assert_matches(
+            response_schema(document, template, method, 200), response.json()
+        )
+        seen.add((method, template))
+        return response.json()
+
+    for row in ROUTES:
+        if row.path.startswith("/api/v1/dashboard/"):
+            await call("GET", row.path)
+    await call("GET", "/api/v1/dashboard/kpi?timeframe=12&pipeline=live-video-to-video")
+    await call("GET", "/api/v1/developer/network-models?limit=all")
+    providers = await call("GET", "/api/v1/billing-providers")
+    provider = providers["data"]["providers"][0]["id"]
+    await call(
+        "POST",
+        "/api/v1/developer/projects",
+        headers=auth(),
+        json={"name": "OpenAPI"},
+    )
+    await call("GET", "/api/v1/developer/projects", headers=auth())
+    created = await call(
+        "POST",
+        KEYS,
+        headers=auth(),
+        json={
+            "billingProviderId": provider,
+            "rawApiKey": "dd_openapiKey1234567890",
+            "label": "doc",
+        },
+    )
+    key_id = created["data"]["key"]["id"]
+    await call("GET", KEYS + "?page=1&pageSize=5", KEYS, headers=auth())
+    await call("GET", f"{KEYS}/{key_id}", KEYS + "/{id}", headers=auth())
+    await call("DELETE", f"{KEYS}/{key_id}", KEYS + "/{id}", headers=auth())
+    models = await call("GET", "/api/v1/developer/models", headers=auth())
+    model_id = models["data"]["models"][0]["id"]
+    await call(
+        "GET",
+        f"/api/v1/developer/models/{model_id}",
+        "/api/v1/developer/models/{id}",
+        headers=auth(),
+    )
+    await call(
+        "GET",
+        "/api/v1/developer/usage?from=2026-11-01&to=2026-11-30",
+        "/api/v1/developer/usage",
+        headers=auth(),
+    )
+    started = await call(
+        "POST", LOGIN + "/start", "/api/v1/auth/providers/{slug}/start", headers=auth()
+    )
+    session = started["data"]["login_session_id"]
+    await call(
+        "GET",
+        f"{LOGIN}/result?login_session_id={session}",
+        "/api/v1/auth/providers/{slug}/result",
+        headers=auth(),
+    )
+    await call("GET", "/healthz")
+    await call("GET", "/api/v1/auth/csrf")
+
+    assert {(m, row.path) for row in ROUTES for m in row.methods} <= seen
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "template", "status", "headers"),
+    [
+        ("GET", "/api/v1/dashboard/fees?days=3", "", 400, {}),
+        ("GET", "/api/v1/dashboard/kpi?pipeline=%20", "/api/v1/dashboard/kpi", 400, {}),
+        ("GET", KEYS, "", 401, {}),
+        ("GET", KEYS + "/nope", KEYS + "/{id}", 404, auth()),
+        ("GET", KEYS + "?pageSize=x", KEYS, 401, {"authorization": "Bearer x"}),
+        ("POST", KEYS, "", 400, auth()),
+        (
+            "POST",
+            LOGIN + "/start",
+            "/api/v1/auth/providers/{slug}/start",
+            403,
+            {"cookie": "naap_auth_token=x"},
+        ),
+        ("GET", LOGIN + "/redirect", "/api/v1/auth/providers/{slug}/redirect", 400, {}),
+    ],
+)
+async def test_errors_answer_as_documented(
+    client: httpx.AsyncClient,
+    document: Document,
+    method: str,
+    path: str,
+    template: str,
+    status: int,
+    headers: dict[str, str],
+) -> None:
+    template = template or path.split("?")[0]
+    response = await client.request(method, path, headers=headers)
+    assert response.status_code == status, response.text
+    assert_matches(response_schema(document, template, method, status), response.json())
+
+
+async def test_callback_page_is_documented_as_html(
+    client: httpx.AsyncClient, document: Document
+) -> None:
+    template = "/api/v1/auth/providers/{slug}/callback"
+    response = await client.get("/api/v1/auth/providers/daydream/callback")
+    assert response.status_code == 400
+    media = response.headers["content-type"].split(";")[0]
+    assert_matches(
+        response_schema(document, template, "GET", 400, media), response.text
+    )
+
+
+# --- the selection-set walker, on a small inline schema ------------------------------
+SDL = """
+scalar JSON
+enum Color { RED GREEN }
+interface Named { name: String! }
+type Dog implements Named { name: String! barks: Boolean! }
+type Cat implements Named { name: String! lives: Int }
+union Pet = Dog | Cat
+type Page { total: Int! }
+type Result { items: [Pet!]! page: Page! extra: JSON color: Color }
+input Filter { colors: [Color!] limit: Int! = 10 name: String! tag: String }
+type Query { pets(filter: Filter!): Result! named: [Named] }
+"""
+DOC = """
+query Pets($filter: Filter!, $flag: Boolean!) {
+  pets(filter: $filter) {
+    items {
+      __typename
+      ... on Dog { name barks }
+      ... on Cat { name lives }
+    }
+    page @include(if: $flag) { total }
+    meta: page { total }
+    extra
+    color
+  }
+  named { name ... on Dog { barks } }
+}
+"""
+
+
+def test_walker_maps_abstract_types_enums_scalars_and_inputs() -> None:
+    row = RestRoute(
+        "/pets", "Pets", "pets", body="filter", meta="meta", envelope=STANDARD
+    )
+    found = _Builder(build_schema(SDL)).route(row, parse(DOC), "POST")
+    success = found["responses"]["200"]["content"]["application/json"]["schema"]
+    data = success["properties"]["data"]
+    item = data["properties"]["items"]["items"]
+    # A union's members' fields are each conditional; __typename always there.
+    assert item["required"] == ["__typename"]
+    assert item["properties"]["lives"] == {
+        "type": ["integer", "null"],
+        "minimum": -(2**31),
+        "maximum": 2**31 - 1,
+    }
+    # @include makes a field optional; the aliased `meta` moved to the envelope.
+    assert "page" not in data["required"]
+    assert "meta" not in data["properties"]
+    assert success["properties"]["meta"]["required"] == ["total", "timestamp"]
+    assert data["properties"]["extra"] == {"description": "JSON"}  # any value
+    assert data["properties"]["color"] == {
+        "type": ["string", "null"],
+        "enum": ["RED", "GREEN", None],
+    }
+    body = found["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["name"]  # non-null with a default is optional
+    assert body["properties"]["colors"] == {
+        "type": ["array", "null"],
+        "items": {"type": "string", "enum": ["RED", "GREEN"]},
+    }
+    assert "security" not in found  # auth=False
+
+
+def test_a_bare_row_cannot_have_meta() -> None:
+    row = RestRoute("/pets", "Pets", "pets", body="filter", meta="meta")
+    with pytest.raises(OpenApiError, match="no meta"):
+        _Builder(build_schema(SDL)).route(row, parse(DOC), "POST")
