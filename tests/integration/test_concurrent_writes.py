@@ -37,15 +37,22 @@ TABLES = ("dev_api_key", "dev_api_project", "dev_api_usage_log")
 
 
 @pytest.fixture(params=BACKENDS)
-async def url(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> str:
-    """A migrated, seeded database of each backend (`database_url`: SQLite's)."""
+def backend_url(request: pytest.FixtureRequest, database_url: str) -> str:
+    """SQLite's `database_url`, or this worker's PostgreSQL database (created once
+    per session, outside any event loop); PostgreSQL skips locally when
+    TEST_POSTGRES_URL is unset and fails under CI=true."""
     if request.param == "sqlite":
         return database_url
-    # This worker's database (created once per session); skips locally when
-    # TEST_POSTGRES_URL is unset, fails under CI=true.
     postgres: str = request.getfixturevalue("postgres_url")
-    await (await fresh_database("postgresql", tmp_path)).aclose()
     return postgres
+
+
+@pytest.fixture
+async def url(backend_url: str, tmp_path: Path) -> str:
+    """A migrated, seeded database of each backend."""
+    if backend_url.startswith("postgresql"):
+        await (await fresh_database("postgresql", tmp_path)).aclose()
+    return backend_url
 
 
 @pytest.fixture
