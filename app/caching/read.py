@@ -11,7 +11,7 @@ therefore answer from the same snapshot within its freshness window.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
 from app.caching.flight import FlightFailed
@@ -81,6 +81,9 @@ class CachedReads:
     # refuse it: the rate limiter's `upstream` tier.
     admit: Callable[[], Awaitable[None]] | None = None
     stats: ReadStats = field(default_factory=ReadStats)
+    _rendering: dict[Hashable, asyncio.Future[Entry | None]] = field(
+        default_factory=dict
+    )
 
     async def read(
         self,
@@ -108,20 +111,51 @@ class CachedReads:
             oldest = min(oldest, item.fetched_at)
             if item.simulated:
                 mark_source("simulator")
-        memo_key = (render_key, *versions)
-        entry = self.renders.get(memo_key) if complete else None
-        if entry is None:
+        if complete:
+            memo_key = (render_key, *versions)
+            entry = self.renders.get(memo_key)
+            if entry is None:
+                entry, complete = await self._render_once(memo_key, render, got.found)
+        else:
             rendered = await render(got.found)
             entry = Entry.build(rendered.status, rendered.body)
-            complete = complete and rendered.complete
-            if complete:
-                self.renders.put(memo_key, entry)
         if got.loaded or (got.failed and not got.stale):
             x_cache = "MISS"
         else:
             x_cache = "STALE" if got.stale else "HIT"
         self._count(surface, x_cache, bypass=bypass, got=got)
         return Served(entry, x_cache, max(0, int(now - oldest)), complete)
+
+    async def _render_once(
+        self, memo_key: Hashable, render: Render, found: Found
+    ) -> tuple[Entry, bool]:
+        """Render and memoise, once for all the requests that ask at the same time:
+        when a snapshot changes under load, every request in flight misses the
+        memo together, and rendering the overview 50 times over stalled the loop
+        for half a second. A follower whose leader failed renders for itself."""
+        pending = self._rendering.get(memo_key)
+        if pending is not None:
+            shared = await asyncio.shield(pending)
+            if shared is not None:
+                return shared, True
+            rendered = await render(found)
+            entry = Entry.build(rendered.status, rendered.body)
+            if rendered.complete:
+                self.renders.put(memo_key, entry)
+            return entry, rendered.complete
+        done: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
+        self._rendering[memo_key] = done
+        try:
+            rendered = await render(found)
+            entry = Entry.build(rendered.status, rendered.body)
+            if rendered.complete:
+                self.renders.put(memo_key, entry)
+            done.set_result(entry if rendered.complete else None)
+            return entry, rendered.complete
+        finally:
+            if not done.done():
+                done.set_result(None)
+            del self._rendering[memo_key]
 
     async def _gather(self, plan: ReadPlan, bypass: bool, now: float) -> _Gathered:
         """Each needed snapshot: stored (stale ones refresh in the background),
