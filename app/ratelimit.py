@@ -42,7 +42,8 @@ _OUTAGE_LOG_INTERVAL = 60.0
 class MemoryWindows:
     """Fixed windows in process, aligned to the clock: (tier, key) -> (window end,
     count). Bounded: past `max_keys` entries, finished windows are dropped, and if
-    that is not enough the table starts over (a reset, never a refusal)."""
+    that is not enough the table starts over (a reset, never a refusal). Used
+    instead of limits' MemoryStorage for speed: BENCHMARKS.md, "Library bypasses"."""
 
     def __init__(
         self,

@@ -1,15 +1,11 @@
 """JWT verification: `TokenVerifier.verify` turns a token into a `Principal`.
 
 Exactly one algorithm is accepted, `JWT_ALGORITHM`: HS256 with JWT_SECRET, or
-RS256/ES256 with JWT_PUBLIC_KEY (a PEM public key or certificate) or, when that is
-unset, JWT_JWKS_URL (keys cached by `kid`; an unknown kid refetches the set at
-most once a minute, a failed fetch at most every 10 s). Every rejection raises the
-same `Unauthenticated(INVALID_TOKEN_MESSAGE)`, so a client learns nothing to probe
-with; the reason goes to one DEBUG log line, never with the token. Time claims
-(`exp`, `nbf`, `iat`, JWT_LEEWAY seconds of skew) use the injected clock.
-python-jose and cryptography are imported on first use (the first token verified,
-or a public key read at startup): an HS256 server that verifies nothing never
-loads them.
+RS256/ES256 with JWT_PUBLIC_KEY (PEM) or else JWT_JWKS_URL (keys cached by `kid`).
+Every rejection raises the same `Unauthenticated`, so a client learns nothing to
+probe with; the reason goes to one DEBUG line, never with the token. Time claims
+use the injected clock and JWT_LEEWAY. python-jose and cryptography load on first
+use, so an HS256 server that verifies nothing never imports them.
 """
 
 from __future__ import annotations

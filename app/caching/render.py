@@ -97,7 +97,8 @@ class RenderMemo:
 class RawResponse:
     """A minimal ASGI response: pre-encoded headers, one body message. The hit
     path's cost is mostly per-header work, so the header list is built here
-    rather than through Starlette's `Response`."""
+    rather than through Starlette's `Response` (a bypass kept because it
+    measures: BENCHMARKS.md, "Library bypasses")."""
 
     __slots__ = ("body", "headers", "status")
 

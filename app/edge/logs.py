@@ -63,6 +63,7 @@ def write_access_line(fields: dict[str, Any]) -> None:
             extra={"access": fields},
         )
         return
+    # Bypasses logging's record machinery (BENCHMARKS.md, "Library bypasses").
     line = {"ts": _timestamp(time.time()), "level": "info", "logger": LOGGER}
     line.update(fields)
     handler.append(orjson.dumps(line, default=str).decode())

@@ -134,7 +134,8 @@ class ObservabilityMiddleware:
         self.deadline = deadline
         # The app's own routes (both tables) that answer one exact path and are
         # ASGI apps themselves: dispatched by a dict lookup instead of the
-        # router's regex per route (the dashboard's hot path).
+        # router's regex per route (the dashboard's hot path). A library bypass
+        # kept because it measures: BENCHMARKS.md, "Library bypasses".
         self.exact = {
             route.path: route
             for route in routes

@@ -1,4 +1,4 @@
-"""The Developer API (issue #3) end to end: REST routes, their GraphQL parity, keys,
+"""The Developer API end to end: REST routes, their GraphQL parity, keys,
 projects, models, network models, usage, body validation and secret handling.
 
 Authentication, CSRF, CORS, isolation between users, atomicity and concurrency are
@@ -429,7 +429,8 @@ async def test_create_key_warns_briefly_for_a_daydream_key(
 
 
 NATIVE_LOOKUP = "0123456789abcdef"
-# (case, raw key, display prefix) from spec §8.3.
+# (case, raw key, display prefix): a native key shows its lookup id; a key with an
+# inner underscore, 4 characters past the first one and an ellipsis; others, 4.
 PREFIX_VECTORS = [
     ("provider", "pmth_AbCdEfGhIjKlMnOp", "pmth_AbCd\u2026"),
     ("trimmed, first underscore", "  sk_live_1234567890  ", "sk_live\u2026"),
@@ -571,7 +572,8 @@ async def test_list_keys_pages_newest_first_with_page_info_in_meta(
     assert set(ok(first)) == {"keys"}
 
 
-# (case, query, page, pageSize): spec §8.2, with NaN read as the default.
+# (case, query, page, pageSize): integers clamped to their range, anything that
+# is not a number read as the default.
 PAGE_VECTORS: list[tuple[str, dict[str, str | list[str]], int, int]] = [
     ("absent", {}, 1, 20),
     ("non-numeric", {"page": "abc", "pageSize": "xyz"}, 1, 20),
@@ -1003,7 +1005,7 @@ async def test_models_lists_the_seeded_catalog_featured_first_then_by_name(
 
 
 Model = dict[str, Any]
-# (case, query, which models it keeps): spec §8.8.
+# (case, query, which models it keeps): each filter narrows the catalogue.
 MODEL_FILTERS: list[tuple[str, dict[str, str], Callable[[Model], bool]]] = [
     ("type", {"type": "image"}, lambda m: m["type"] == "image"),
     ("unknown type", {"type": "nope"}, lambda m: False),
@@ -1086,7 +1088,8 @@ async def test_network_models_is_public_with_a_bare_body(
     }
 
 
-# (case, limit, expected count for a given total): spec §8.10.
+# (case, limit, expected count for a given total): the limit is clamped, a
+# non-number is the default.
 NETWORK_LIMITS: list[tuple[str, str, Callable[[int], int]]] = [
     ("1", "1", lambda total: 1),
     ("3", "3", lambda total: 3),

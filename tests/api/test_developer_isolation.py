@@ -288,7 +288,7 @@ async def test_graphql_accepts_a_token_for_the_configured_audience(
     assert body == {"data": {"usage": {"totalCost": "0.0000"}}}
 
 
-# --- the order of checks (spec §8: token, CSRF, token validity, then the input) ---
+# --- the order of checks: token present, CSRF, token valid, then the input ---
 # (case, request) that would be a 400 for a signed-in user.
 BAD_INPUT_REQUESTS: list[tuple[str, dict[str, Any]]] = [
     (

@@ -1,5 +1,5 @@
 """app.developer.crypto: PKCE, AES-256-GCM secret box, API key hashing and display
-(spec §8.3, §9.5, Appendix A vectors)."""
+against known vectors."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def test_secretbox_rejects_non_utf8_plaintext() -> None:
 
 
 # ---------------------------------------------------------------------------
-# API keys: Appendix A vectors.
+# API keys: hashing and display prefixes.
 
 
 def test_key_hash_vector() -> None:
@@ -165,7 +165,7 @@ def test_key_hash_uses_the_key_exactly_as_given() -> None:
         ("abcdefgh", "abcd\u2026"),
         ("abc", "abc"),
         ("  ", "\u2014"),
-        # Beyond Appendix A: trimming and the edges of the underscore rule.
+        # Trimming and the edges of the underscore rule.
         ("", "\u2014"),
         (f"  {NATIVE}\n", f"naap_{LOOKUP}..."),
         ("  pmth_AbCdEf  ", "pmth_AbCd\u2026"),

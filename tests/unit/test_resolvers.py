@@ -1,9 +1,8 @@
 """Resolver logic as pure functions over hand-made upstream rows (no HTTP).
 
-Orchestrator table merging (§3.4, §4.4), the network model inventory and pricing
-(§3.7, §4.1, §4.2), the pipeline catalog (§3.3), fees (§3.8) and the job feed
-entry mapper (§3.9). The pricing resolver runs on a real `Context` whose analytics
-client is a stub returning the rows given to it.
+Orchestrator table merging, the network model inventory and pricing, the
+pipeline catalog, fees and the job feed entry mapper. The pricing resolver runs on
+a real `Context` whose analytics client is a stub returning the rows given to it.
 """
 
 from __future__ import annotations
@@ -365,8 +364,8 @@ def test_build_rows_net_only_row_has_zero_counts_and_inventory_offers() -> None:
 
 
 def test_build_rows_net_only_offers_are_sorted_by_pipeline() -> None:
-    # §4.4: the merged inventory's offers have pipelines sorted (localeCompare);
-    # a net-only row shows exactly those offers (§3.4 step 5).
+    # The merged inventory's offers have pipelines sorted (as localeCompare
+    # sorts); an orchestrator known only from the network shows exactly those.
     inventory = merge_inventory(
         [inv("0xNet", uri="https://net", offers=["sd"])],
         [inv("0xNet", offers=["llm:glm", "audio-to-text:whisper"])],
@@ -723,7 +722,7 @@ NOW = datetime(2026, 5, 6, 15, 0, tzinfo=UTC)  # a Wednesday
 DAY = 86400
 APR_20 = 1776643200  # Monday
 APR_27 = APR_20 + 7 * DAY
-MAY_04 = APR_20 + 14 * DAY  # Monday; 1777852800 (Appendix A)
+MAY_04 = APR_20 + 14 * DAY  # Monday; 1777852800
 
 
 def three_weeks() -> list[FeeDay]:

@@ -696,7 +696,7 @@ async def test_subgraph_fees_numbers_as_strings_become_floats(
 async def test_subgraph_fees_day_with_non_numeric_date_is_dropped(
     make_http: Factory, date: Any
 ) -> None:
-    # §3.8 step 1: dateS = Number(date), days with a non-finite dateS are dropped
+    # A day's date is read as a number; days whose date is not finite are dropped
     # (they must not become 1970-01-01 days and weeks).
     body = {
         "data": {

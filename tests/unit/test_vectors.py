@@ -1,4 +1,5 @@
-"""Appendix A's vectors (where issue #2 keeps the rule) and the issue's new ones."""
+"""Input parsing and number rules, vector by vector: integers from query text,
+rounding, percentages, week starts, job durations, price ratios, poll intervals."""
 
 from __future__ import annotations
 
