@@ -131,15 +131,26 @@ def run_cold_start_only(args: argparse.Namespace) -> int:
 def _plan(
     api: str, base: str, server: Server, baseline: Server
 ) -> list[tuple[Target, Server]]:
+    """The three targets, then for each a bare Starlette route serving its bytes."""
     overview = json.dumps({"query": OVERVIEW_QUERY}).encode()
     return [
-        (Target("kpi", f"1. GET {KPI_PATH} (hit)", "GET", api + KPI_PATH), server),
+        (
+            Target(
+                "kpi",
+                f"1. GET {KPI_PATH} (hit)",
+                "GET",
+                api + KPI_PATH,
+                baseline="baseline",
+            ),
+            server,
+        ),
         (
             Target(
                 "orchestrators",
                 f"2. GET {ORCHESTRATORS_PATH} (hit, largest body)",
                 "GET",
                 api + ORCHESTRATORS_PATH,
+                baseline="baseline_orchestrators",
             ),
             server,
         ),
@@ -149,6 +160,7 @@ def _plan(
                 "3. POST /graphql, whole overview (hit)",
                 "POST",
                 api + GRAPHQL_PATH,
+                baseline="baseline_overview",
                 body=overview,
                 content_type="application/json",
             ),
@@ -157,13 +169,59 @@ def _plan(
         (
             Target(
                 "baseline",
-                "4. baseline: bare Starlette, stored KPI bytes",
+                "4. baseline for 1: bare Starlette, the stored KPI bytes",
                 "GET",
                 base + KPI_PATH,
             ),
             baseline,
         ),
+        (
+            Target(
+                "baseline_orchestrators",
+                "5. baseline for 2: bare Starlette, the stored orchestrators bytes",
+                "GET",
+                base + ORCHESTRATORS_PATH,
+            ),
+            baseline,
+        ),
+        (
+            Target(
+                "baseline_overview",
+                "6. baseline for 3: bare Starlette, the stored overview bytes "
+                "(POST, body read)",
+                "POST",
+                base + GRAPHQL_PATH,
+                body=overview,
+                content_type="application/json",
+            ),
+            baseline,
+        ),
     ]
+
+
+def _store_bodies(api: str, tmp: Path) -> list[tuple[str, str, str]]:
+    """Each target's identity body as the API server answers it, stored for the
+    baseline app: (path, method, file)."""
+    overview = json.dumps({"query": OVERVIEW_QUERY})
+    stored = []
+    for name, method, path in (
+        ("kpi", "GET", KPI_PATH),
+        ("orchestrators", "GET", ORCHESTRATORS_PATH),
+        ("overview", "POST", GRAPHQL_PATH),
+    ):
+        response = httpx.request(
+            method,
+            api + path,
+            timeout=60.0,
+            headers={"accept-encoding": "identity", "content-type": "application/json"},
+            content=overview if method == "POST" else None,
+        )
+        if response.status_code != 200:
+            raise BenchError(f"{method} {path}: HTTP {response.status_code}")
+        file = tmp / f"{name}.json"
+        file.write_bytes(response.content)
+        stored.append((path, method, str(file)))
+    return stored
 
 
 def run(args: argparse.Namespace) -> int:
@@ -213,24 +271,17 @@ def run(args: argparse.Namespace) -> int:
                 cold = measure_cold_start(args.cold_starts, tmp)
                 server.start(ROOT)
                 server.wait_ready(api + "/healthz")
-                kpi_body = httpx.get(
-                    api + KPI_PATH,
-                    timeout=60.0,
-                    headers={"accept-encoding": "identity"},
-                )
-                if kpi_body.status_code != 200:
-                    raise BenchError(f"{KPI_PATH}: HTTP {kpi_body.status_code}")
-                body_path = tmp / "kpi.json"
-                body_path.write_bytes(kpi_body.content)
+                stored = _store_bodies(api, tmp)
                 (tmp / "bench_baseline.py").write_text(
-                    BASELINE_APP.format(body_path=str(body_path), path=KPI_PATH)
+                    BASELINE_APP.format(stored=stored)
                 )
                 baseline_server.start(ROOT)
                 baseline_server.wait_ready(base + KPI_PATH)
                 print(
                     f"bench: naap-api pid {server.pid} on {api}, baseline pid "
-                    f"{baseline_server.pid} on {base}; KPI body "
-                    f"{len(kpi_body.content):,} bytes",
+                    f"{baseline_server.pid} on {base}; bodies "
+                    + ", ".join(f"{Path(f).stat().st_size:,}" for _, _, f in stored)
+                    + " bytes",
                     flush=True,
                 )
                 rss_reset = reset_peak_rss(server.pid) and reset_peak_rss(
@@ -242,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"bench: {exc}", file=sys.stderr)
                 return 1
 
-    kpi, _orchestrators, overview_result, baseline = results
+    kpi, _orchestrators, overview_result, baseline, _, overview_baseline = results
     # Other processes share the CPUs: their load, with the figures it colours.
     machine["load average (1 min), start / end of the run"] = (
         f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"
@@ -256,10 +307,10 @@ def run(args: argparse.Namespace) -> int:
         "high-water mark since the process started (clear_refs not permitted)"
     )
     print()
-    print(table(results, baseline))
+    print(table(results))
     print()
     print("Target checks (reported, not asserted):")
-    for line in checks(kpi, overview_result, baseline, cold):
+    for line in checks(kpi, overview_result, baseline, overview_baseline, cold):
         print(line.replace("**", ""))
     for line in notes(results):
         print("WARNING " + line[2:])
@@ -272,6 +323,7 @@ def run(args: argparse.Namespace) -> int:
         date=date,
         results=results,
         baseline=baseline,
+        overview_baseline=overview_baseline,
         kpi=kpi,
         overview=overview_result,
         rss_note=rss_note,

@@ -26,7 +26,7 @@ from scripts.benchmark.targets import HOST, KPI_PATH, ROOT, BenchError
 START_TIMEOUT = 60.0
 
 BASELINE_APP = '''\
-"""naap-api benchmark baseline: one route returning stored bytes (bench.py)."""
+"""naap-api benchmark baseline: each route returns stored bytes (bench.py)."""
 
 from pathlib import Path
 
@@ -34,14 +34,24 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-BODY = Path({body_path!r}).read_bytes()
+# (path, method, file of the stored body)
+STORED = {stored!r}
 
 
-async def stored(request):
-    return Response(BODY, media_type="application/json")
+def _endpoint(body):
+    async def stored(request):
+        await request.body()  # a POST's body is read, as the API server reads it
+        return Response(body, media_type="application/json")
+
+    return stored
 
 
-app = Starlette(routes=[Route({path!r}, stored, methods=["GET"])])
+app = Starlette(
+    routes=[
+        Route(path, _endpoint(Path(file).read_bytes()), methods=[method])
+        for path, method, file in STORED
+    ]
+)
 
 
 def create_app():

@@ -78,6 +78,8 @@ class Target:
     url: str
     body: bytes | None = None
     content_type: str | None = None
+    # The key of the baseline target serving this target's bytes (None: a baseline).
+    baseline: str | None = None
 
 
 @dataclasses.dataclass
