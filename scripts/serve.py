@@ -44,6 +44,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "port": settings.port,
         "workers": settings.workers,
         "server_header": False,
+        # The edge resolves the client address (TRUSTED_PROXIES); uvicorn's own
+        # proxy-header middleware would trust X-Forwarded-For from 127.0.0.1 first.
+        "proxy_headers": False,
         # One access line per request, the edge's (app/edge/middleware.py).
         "access_log": False,
         # uvicorn leaves logging alone: configure_logging formats its lines.

@@ -187,6 +187,20 @@ def test_make_run_writes_json_lines_only_and_one_access_line_per_request(
 
 
 @pytest.mark.slow
+def test_make_runs_server_leaves_forwarded_addresses_to_the_edge(
+    tmp_path: Path,
+) -> None:
+    # uvicorn's own proxy-header handling trusts X-Forwarded-For from 127.0.0.1;
+    # only TRUSTED_PROXIES may (the edge's rule), and none is set here.
+    with make_run(tmp_path) as (base_url, output):
+        headers = {"x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https"}
+        assert httpx.get(base_url + "/healthz", headers=headers).status_code == 200
+    access = [line for line in output.json() if line["logger"] == "naap.access"]
+    assert access[-1]["route"] == "/healthz"
+    assert access[-1]["client"] == "127.0.0.1"
+
+
+@pytest.mark.slow
 def test_an_error_uvicorn_logs_is_one_json_line_with_its_traceback(
     tmp_path: Path,
 ) -> None:
