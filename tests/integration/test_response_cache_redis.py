@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
-import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
@@ -23,9 +22,14 @@ import redis.asyncio as redis
 from starlette.applications import Starlette
 
 from app.caching.snapshots import Snapshots
-from simulator import Fault, create_simulator
+from simulator import Fault
 from tests.support.app import serve
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import (
+    free_port,
+    live_simulator,
+    run_checked,
+    wait_until_serve,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KPI = "/api/v1/dashboard/kpi"
@@ -33,7 +37,6 @@ ENTRY_PATTERN = "naap:snap:*"  # app/caching/redis_backend.py RedisStore's names
 DASHBOARD_FRESH = 60.0
 GZIP = {"accept-encoding": "gzip"}
 IDENTITY = {"accept-encoding": "identity"}
-STARTUP_TIMEOUT = 20.0
 
 Build = Callable[..., tuple[Starlette, Starlette]]
 
@@ -82,58 +85,8 @@ async def get_raw(
     return response, raw
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def open_log(path: Path) -> IO[bytes]:
     return path.open("wb")
-
-
-def read_log(path: Path) -> str:
-    return path.read_text(errors="replace")
-
-
-@asynccontextmanager
-async def live_simulator(
-    faults: Mapping[str, Fault],
-) -> AsyncIterator[tuple[Starlette, str]]:
-    """The simulator on a loopback port, in this event loop: (the app, its URL)."""
-    sim = create_simulator(seed=1, faults=faults)
-    async with serve_on_loopback(sim) as base_url:
-        yield sim, base_url
-
-
-async def run_checked(*args: str, env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, output.decode(errors="replace")
-
-
-async def wait_until_serve(
-    process: asyncio.subprocess.Process, base_url: str, log: Path
-) -> None:
-    """Poll /healthz until the worker answers (or fail with its log)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as http:
-        async with asyncio.timeout(STARTUP_TIMEOUT):
-            while True:
-                if process.returncode is not None:
-                    pytest.fail(f"a worker exited during startup: {read_log(log)}")
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
