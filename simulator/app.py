@@ -6,6 +6,7 @@
     POST /rpc                      Ethereum JSON-RPC (rpc.py)
     GET  /oauth/<slug>/authorize   a billing provider's OAuth 2.0 endpoints (oauth.py)
     POST /oauth/<slug>/token
+    GET|PUT|DELETE /faults         fault control for a running server (control.py)
 
 Responses are computed from `clock()` when answered (same seed and clock, same
 bytes). `app.state.faults` (endpoint key -> Fault) may be mutated by tests;
@@ -27,6 +28,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from simulator.analytics import ANALYTICS_ENDPOINTS, Builder
+from simulator.control import faults_endpoint
 from simulator.encoding import json_response
 from simulator.faults import Fault, apply_fault
 from simulator.oauth import DEFAULT_OAUTH_CLIENTS, OAuthProvider
@@ -153,6 +155,7 @@ def create_simulator(
             sim.oauth_endpoint("token", oauth.token),
             methods=["POST"],
         ),
+        Route("/faults", faults_endpoint(sim.faults), methods=["GET", "PUT", "DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found})
     app.state.world = sim.world

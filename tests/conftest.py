@@ -3,7 +3,8 @@ databases and Redis; and each test's tier, from its directory.
 
 Tiers: tests/unit (no app), tests/api (the app in process, through
 httpx.ASGITransport), tests/integration (sockets, processes, PostgreSQL, Redis),
-tests/fuzz (schemathesis). Each test is marked with its tier (`-m unit`, ...).
+tests/fuzz (schemathesis), tests/browser (Chromium against the server process).
+Each test is marked with its tier (`-m unit`, ...).
 Everything runs through the real ASGI interface and the real upstream clients; the
 simulator answers in process with a fixed, movable clock. Helpers (settings,
 tokens, serving an app, databases, Redis) are in tests/support.
@@ -35,7 +36,7 @@ from tests.support.production import SETTINGS_VARS
 from tests.support.redis_db import flushed_redis_url
 
 TESTS = Path(__file__).resolve().parent
-TIERS = ("unit", "api", "integration", "fuzz")
+TIERS = ("unit", "api", "integration", "fuzz", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

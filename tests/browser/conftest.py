@@ -1,0 +1,77 @@
+"""Browser tier: Playwright driving Debian's chromium (never `playwright install`).
+
+One server process and one browser per session; each test gets a fresh context
+and page whose console errors, page errors and requests are recorded, with every
+request that leaves loopback blocked and counted. Without /usr/bin/chromium the
+tier skips with the reason, or fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PageLog,
+    ServerProcess,
+    chromium_missing,
+)
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    reason = chromium_missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def server(
+    chromium: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The server, started once (after the browser check, so a machine without
+    Chromium starts nothing)."""
+    process = ServerProcess(tmp_path_factory.mktemp("browser-server")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def page_log() -> PageLog:
+    return PageLog()
+
+
+@pytest.fixture
+def page(chromium: Any, server: ServerProcess, page_log: PageLog) -> Iterator[Any]:
+    """A fresh context and page (1440 x 1000), watched; faults cleared after."""
+    context = chromium.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page_log.watch(context, page)
+    yield page
+    context.close()
+    server.clear_faults()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where screenshots go (git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
