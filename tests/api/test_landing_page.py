@@ -4,6 +4,7 @@ removes them; APP_ENV=production serves them too."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import logging
 import re
@@ -113,7 +114,13 @@ async def test_every_file_the_page_loads_is_served(client: httpx.AsyncClient) ->
     refs = _refs(page.text)
     assert refs.inline == []
     assert VENDOR_PREFIX + "uPlot.iife.min.js" in refs.loads
+    # The icon is inline (one request fewer); /favicon.ico serves the same image.
+    icons = [url for url in refs.loads if url.startswith("data:")]
+    icon = (await client.get("/favicon.ico")).content
+    assert icons == ["data:image/png;base64," + base64.b64encode(icon[22:]).decode()]
     for url in refs.loads:
+        if url in icons:
+            continue
         assert url.startswith("/"), url
         assert not url.startswith("//"), url
         answer = await client.get(url)

@@ -84,7 +84,9 @@ export function pollingFeed({ intervalMs, onResult, onSchedule, path = "/api/v1/
     if (doc.hidden) {
       clear();
     } else if (timer === null && !inFlight) {
-      schedule(Math.max(0, dueAt - Date.now()));
+      const wait = dueAt - Date.now();
+      if (wait > 0) schedule(wait);
+      else void poll();
     }
   }
 

@@ -84,6 +84,7 @@ export function create(card, ctx) {
     onResult: show,
     onSchedule: (next) => {
       nextAt = next.at;
+      card.dataset.nextPoll = String(next.at);
     },
   });
 
@@ -112,8 +113,11 @@ export function create(card, ctx) {
     table.setRows(rows);
   }
 
+  let updates = 0;
+
   /** @param {import("./api.js").Result} result */
   function show(result) {
+    card.dataset.updates = String(++updates);
     ctx.report(result);
     if (result.ok && result.data?.queryFailed !== true) {
       rows = Array.isArray(result.data?.streams) ? result.data.streams : [];
