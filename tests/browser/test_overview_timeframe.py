@@ -52,8 +52,12 @@ def test_the_last_choice_wins_over_a_slow_earlier_answer(
     held: list[Any] = []
     page.route("**/api/v1/dashboard/kpi?timeframe=1", lambda route: held.append(route))
     open_overview(page, server)
-    page.select_option("#timeframe", "1h")
-    page.wait_for_function("() => document.getElementById('kpi').ariaBusy === 'true'")
+    with page.expect_request("**/api/v1/dashboard/kpi?timeframe=1"):
+        page.select_option("#timeframe", "1h")
+    for _ in range(200):  # the route handler runs as Playwright's events arrive
+        if held:
+            break
+        page.wait_for_timeout(10)
     assert len(held) == 1  # the 1 h KPI answer is held back
     page.select_option("#timeframe", "12h")
     wait_settled(page)
