@@ -117,6 +117,7 @@ function show(w, label) {
   if (failed && !failed.ok) {
     const broken = w.routes.filter((n) => results.get(n)?.ok === false);
     fill(body, errorView(failed, () => void load(w, broken)));
+    for (const note of w.card.querySelectorAll(".note")) note.textContent = "";
     w.card.dataset.state = "error";
   } else {
     w.card.dataset.state = w.render(mine, { label, retry: (names) => void load(w, names) });
