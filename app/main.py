@@ -54,7 +54,9 @@ from app.upstream.breaker import CircuitBreaker
 from app.upstream.l1rpc import L1RpcClient
 from app.upstream.oauth import OAuthClient, provider_endpoints
 from app.upstream.subgraph import SubgraphClient
-from rest_facade.envelope import json_response
+from app.web.site import STATIC as WEB_STATIC
+from app.web.site import WebSite
+from rest_facade.envelope import http_error_response
 from rest_facade.handler import build_routes
 from rest_facade.plain import plain_routes
 from rest_facade.prepare import OperationError, check_operations
@@ -63,6 +65,7 @@ from rest_facade.refusals import error_body
 log = logging.getLogger("naap")
 
 ROOT = Path(__file__).resolve().parent.parent
+# The npm assets `make install` fetches (GraphiQL's, and uPlot for the landing page).
 GRAPHIQL_ASSETS = ROOT / "var" / "graphiql"
 GRAPHIQL_ASSETS_PATH = "/graphql/assets/"
 SIMULATOR_BASE = "http://simulator"
@@ -216,13 +219,7 @@ def _snapshots(settings: Settings) -> Snapshots:
 async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
-    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-    code = codes.get(exc.status_code, "BAD_REQUEST")
-    return json_response(
-        {"error": {"code": code, "message": str(exc.detail)}},
-        exc.status_code,
-        dict(exc.headers or {}),
-    )
+    return http_error_response(exc)
 
 
 def create_app(
@@ -266,6 +263,9 @@ def create_app(
     )
     app.state.graphiql_assets = StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False)
     app.state.simulator = services.simulator
+    app.state.web = (
+        WebSite(WEB_STATIC, GRAPHIQL_ASSETS) if settings.landing_page else None
+    )
     return app
 
 

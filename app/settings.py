@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     eth_usd_price: float = 3000.0
     graphiql: bool = True
+    # The Network Overview page at `/` (and its files under /static/).
+    landing_page: bool = True
 
     # Developer API: database, authentication, browser access.
     database_url: str = DEFAULT_DATABASE_URL

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 
@@ -68,4 +69,17 @@ def json_response(
         status_code=status,
         headers=dict(headers or {}),
         media_type="application/json",
+    )
+
+
+HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def http_error_response(exc: HTTPException) -> Response:
+    """Starlette's 404/405 (and other HTTPExceptions) in the bare error shape."""
+    code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+    return json_response(
+        {"error": {"code": code, "message": str(exc.detail)}},
+        exc.status_code,
+        dict(exc.headers or {}),
     )

@@ -376,4 +376,4 @@ def _tag(path: str) -> str:
 
 def _operation_id(path: str, method: str) -> str:
     words = re.findall(r"[A-Za-z0-9]+", path.replace("api/v1", ""))
-    return method.lower() + "".join(w.title() for w in words)
+    return method.lower() + ("".join(w.title() for w in words) or "Root")

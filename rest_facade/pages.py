@@ -27,7 +27,7 @@ from app.auth import CSRF_COOKIE, new_csrf_token
 from app.context import Services
 from app.errors import AppError, DatabaseUnavailable
 from app.metrics import BREAKER_STATE, READINESS, REGISTRY
-from rest_facade.envelope import STANDARD, json_response
+from rest_facade.envelope import STANDARD, http_error_response, json_response
 
 log = logging.getLogger("naap.pages")
 
@@ -172,16 +172,22 @@ async def oauth_callback(request: Request) -> Response:
 
 class Mounted:
     """An ASGI endpoint that hands the request to the app the composition root
-    put on `app.state.<name>` (`/graphql`, GraphiQL's files, the simulator)."""
+    put on `app.state.<name>` (`/graphql`, GraphiQL's files, the simulator, the
+    landing page); 404 when there is none (switched off)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = getattr(scope["app"].state, self.name, None)
-        if target is None:
-            raise HTTPException(404, "Not Found")
-        await target(scope, receive, send)
+        try:
+            if target is None:
+                raise HTTPException(404, "Not Found")
+            await target(scope, receive, send)
+        except HTTPException as exc:
+            # Answered here: the edge dispatches exact paths to this endpoint
+            # directly, outside Starlette's exception middleware.
+            await http_error_response(exc)(scope, receive, send)
 
 
 def _upstreams(services: Services) -> tuple[Any, ...]:

@@ -30,6 +30,9 @@ from rest_facade.openapi import (
 )
 
 JSON = "application/json"
+NOT_FOUND_BODY = closed(
+    {"error": closed({"code": {"const": "NOT_FOUND"}, "message": STRING})}
+)
 OPENAPI_CACHE = {"cache-control": "public, max-age=300"}
 
 
@@ -262,6 +265,42 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     ),
     # GraphiQL's files, installed by `make install` (never from a CDN).
     PlainRoute("/graphql/assets", pages.Mounted("graphiql_assets"), mount=True),
+    # The Network Overview page and its files (app/web), from memory, revalidated
+    # by ETag; LANDING_PAGE=false answers 404 on all three.
+    PlainRoute(
+        "/",
+        pages.Mounted("web"),
+        docs={
+            "GET": PlainDoc(
+                "The Network Overview page (HTML; its data comes from the dashboard "
+                "routes)",
+                {
+                    200: PlainResponse(
+                        "The page (Cache-Control: no-cache, ETag; 304 when unchanged)",
+                        {"text/html": HTML_PAGE},
+                        {"Content-Security-Policy": "default-src 'self'; …"},
+                    ),
+                    404: PlainResponse("LANDING_PAGE=false", {JSON: NOT_FOUND_BODY}),
+                },
+                tag="Pages",
+            ),
+        },
+    ),
+    PlainRoute(
+        "/favicon.ico",
+        pages.Mounted("web"),
+        docs={
+            "GET": PlainDoc(
+                "The page's icon",
+                {
+                    200: PlainResponse("An icon", {"image/x-icon": {}}),
+                    404: PlainResponse("LANDING_PAGE=false", {JSON: NOT_FOUND_BODY}),
+                },
+                tag="Pages",
+            ),
+        },
+    ),
+    PlainRoute("/static", pages.Mounted("web"), mount=True),
     # Development: the simulated billing providers' authorize pages, for browsers.
     PlainRoute("/_sim", pages.Mounted("simulator"), mount=True),
 )

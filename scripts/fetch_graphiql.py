@@ -73,6 +73,16 @@ PINS: tuple[Pin, ...] = (
             "package/graphiql.min.css": "graphiql.min.css",
         },
     ),
+    # The landing page's fees chart (app/web serves it under /static/vendor/).
+    Pin(
+        name="uplot",
+        version="1.6.32",
+        integrity=(
+            "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNu"
+            "GGzQm/ep3tOkyTxpiQIw=="
+        ),
+        files={"package/dist/uPlot.iife.min.js": "uPlot.iife.min.js"},
+    ),
 )
 
 

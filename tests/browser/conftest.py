@@ -9,12 +9,13 @@ tier skips with the reason, or fails under CI=true.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.axe import axe_script
 from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -24,6 +25,9 @@ from tests.support.browser import (
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Contexts open at 1440 x 1000 in the dark scheme (the page's own default;
+# Chromium's would be light) unless a test says otherwise.
+CONTEXT = {"viewport": {"width": 1440, "height": 1000}, "color_scheme": "dark"}
 
 
 @pytest.fixture(scope="session")
@@ -60,14 +64,36 @@ def page_log() -> PageLog:
 
 
 @pytest.fixture
-def page(chromium: Any, server: ServerProcess, page_log: PageLog) -> Iterator[Any]:
-    """A fresh context and page (1440 x 1000), watched; faults cleared after."""
-    context = chromium.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page_log.watch(context, page)
-    yield page
-    context.close()
+def open_page(
+    chromium: Any, server: ServerProcess, page_log: PageLog
+) -> Iterator[Callable[..., Any]]:
+    """`open_page(**context_options)`: a fresh context (CONTEXT unless told) and
+    its page, watched by `page_log`; closed, and faults cleared, after."""
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        context = chromium.new_context(**{**CONTEXT, **options})
+        contexts.append(context)
+        page = context.new_page()
+        page_log.watch(context, page)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
     server.clear_faults()
+
+
+@pytest.fixture
+def page(open_page: Callable[..., Any]) -> Any:
+    """A fresh context and page (CONTEXT), watched; faults cleared after."""
+    return open_page()
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core's script, fetched from npm once (pinned, integrity-checked)."""
+    return axe_script()
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ CHROMIUM_ARGS = ("--disable-gpu", "--disable-quic")
 STARTUP_TIMEOUT = 30.0
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 # The server's environment: make run's defaults, a fixed simulator, no rate limit
-# a browser test could reach, quiet logs.
+# a browser test could reach, quiet logs; and snapshots that stay fresh for the
+# session, so what a page shows and what its test fetches come from the same
+# snapshot (the simulator runs on the wall clock).
 SERVER_ENV = {
     "APP_ENV": "development",
     "SIMULATOR_SEED": "1",
@@ -37,6 +39,8 @@ SERVER_ENV = {
     "RATE_LIMIT_PUBLIC": "100000/minute",
     "RATE_LIMIT_UPSTREAM": "100000/minute",
     "WORKERS": "1",
+    "DASHBOARD_FRESH": "3600",
+    "JOB_FEED_FRESH": "3600",
 }
 
 

@@ -1,0 +1,77 @@
+// @ts-check
+/**
+ * The only place the page fetches. Each call has a timeout and the caller's
+ * AbortSignal; it resolves to a Result (never throws for HTTP or network
+ * failures), or to null when the caller aborted it (a superseded request).
+ * An error's message is the envelope's `{"error": {"code", "message"}}`.
+ */
+
+const TIMEOUT_MS = 20_000;
+
+/**
+ * @typedef {object} Success
+ * @property {true} ok
+ * @property {number} status
+ * @property {any} data
+ * @property {boolean} simulated   X-Data-Source: simulator
+ * @property {number} dataTime      when the data left the upstream (ms): now - X-Data-Age
+ */
+/**
+ * @typedef {object} Failure
+ * @property {false} ok
+ * @property {number} status        0 when no HTTP answer came
+ * @property {string} code
+ * @property {string} message
+ */
+/** @typedef {Success | Failure} Result */
+
+/**
+ * @param {number} status
+ * @param {string} code
+ * @param {string} message
+ * @returns {Failure}
+ */
+const failure = (status, code, message) => ({ ok: false, status, code, message });
+
+/**
+ * GET a JSON route of this server.
+ * @param {string} path
+ * @param {{ signal?: AbortSignal, timeoutMs?: number }} [options]
+ * @returns {Promise<Result | null>}
+ */
+export async function getJSON(path, { signal, timeoutMs = TIMEOUT_MS } = {}) {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  let response;
+  let body = null;
+  try {
+    response = await fetch(path, { signal: combined, headers: { accept: "application/json" } });
+    body = await response.json().catch(() => null);
+  } catch {
+    if (signal?.aborted) return null;
+    if (timeout.aborted) return failure(0, "TIMEOUT", `No answer within ${timeoutMs / 1000} s`);
+    return failure(0, "NETWORK_ERROR", "The server could not be reached");
+  }
+  if (signal?.aborted) return null;
+  if (!response.ok) {
+    const error = body && typeof body === "object" ? body.error : null;
+    const message = typeof error?.message === "string" ? error.message : `HTTP ${response.status}`;
+    const code = typeof error?.code === "string" ? error.code : "HTTP_ERROR";
+    return failure(response.status, code, message);
+  }
+  if (body === null) return failure(response.status, "BAD_RESPONSE", "The answer was not JSON");
+  const age = Number(response.headers.get("x-data-age"));
+  return {
+    ok: true,
+    status: response.status,
+    data: body,
+    simulated: response.headers.get("x-data-source") === "simulator",
+    dataTime: Date.now() - (Number.isFinite(age) && age > 0 ? age * 1000 : 0),
+  };
+}
+
+/**
+ * "503 · SERVICE_UNAVAILABLE", or the code alone when there was no answer.
+ * @param {Failure} f
+ */
+export const statusText = (f) => (f.status ? `HTTP ${f.status} · ${f.code}` : f.code);
