@@ -37,7 +37,15 @@ $(VENV)/.installed: requirements/dev.lock | $(BIN)/python
 var/graphiql/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
 	$(BIN)/python scripts/fetch_graphiql.py var/graphiql
 
-install: $(VENV)/.installed var/graphiql/manifest.json
+# The API reference's renderer (Swagger UI), served at /docs/vendor/.
+var/docs/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
+	$(BIN)/python scripts/fetch_graphiql.py --set docs var/docs
+
+# Test-only: axe-core, which the browser tests inject into pages.
+var/axe/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
+	$(BIN)/python scripts/fetch_graphiql.py --set axe var/axe
+
+install: $(VENV)/.installed var/graphiql/manifest.json var/docs/manifest.json
 
 # Schema to head and seed data, once, before the (possibly several) workers start.
 migrate: install
@@ -85,7 +93,7 @@ schema: install
 # Every tier (tests/unit, api, integration, fuzz) on TEST_WORKERS processes, under
 # coverage through pytest-cov (`coverage run` would measure only the pytest-xdist
 # controller); the 15 slowest tests; the report and its floor (pyproject.toml).
-test: lint
+test: lint var/axe/manifest.json
 	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report= --durations=15
 	$(BIN)/coverage report
 
