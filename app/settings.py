@@ -69,6 +69,7 @@ class Settings(BaseSettings):
 
     eth_usd_price: float = 3000.0
     graphiql: bool = True
+    docs: bool = True  # the API reference at /docs (Swagger UI)
 
     # Developer API: database, authentication, browser access.
     database_url: str = DEFAULT_DATABASE_URL
