@@ -58,7 +58,8 @@ run: install migrate
 	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(SERVE)
 
 # Dashboard routes vs a bare Starlette baseline, same run, the server started by
-# $(SERVE) as make run does, then its cold start; writes BENCHMARKS.md.
+# $(SERVE) as make run does, then its cold start and the page at / in Chromium
+# (cold loads and warm reloads to all widgets ready); writes BENCHMARKS.md.
 .PHONY: bench cold-start
 bench: install migrate
 	$(BIN)/python scripts/bench.py
