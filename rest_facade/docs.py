@@ -41,6 +41,7 @@ _PAGE = """<!doctype html>
 <title>naap-api API reference</title>
 <meta name="description" content="Every REST route of naap-api, rendered from \
 /openapi.json, with Try it out against this server.">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{vendor}swagger-ui.css">
 <link rel="stylesheet" href="{assets}docs.css">
 <script src="{vendor}swagger-ui-bundle.js" defer></script>

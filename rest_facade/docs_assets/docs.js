@@ -45,6 +45,11 @@
     )) {
       button.setAttribute("aria-label", "Authorize: apply credentials");
     }
+    // The page's own <h1> comes first: the document's title is a level below it,
+    // above the tags' <h3>.
+    for (const title of root.querySelectorAll("h1.title:not([aria-level])")) {
+      title.setAttribute("aria-level", "2");
+    }
     // Scrolling code blocks must be reachable by keyboard.
     for (const block of root.querySelectorAll(
       ".highlight-code > pre:not([tabindex])",
