@@ -68,16 +68,16 @@ class PageResult:
         return statistics.median(self.warm_ms)
 
 
-def page_absent(base_url: str) -> str | None:
-    """Why `/` is not a page to measure, or None."""
+def page_absent(base_url: str, path: str = "/") -> str | None:
+    """Why `path` (the Network Overview by default) is not a page, or None."""
     try:
-        response = httpx.get(base_url + "/", timeout=30.0)
+        response = httpx.get(base_url + path, timeout=30.0)
     except httpx.HTTPError as exc:
         return f"page unreachable ({type(exc).__name__})"
     if response.status_code != 200:
         return f"page absent ({response.status_code})"
     if not response.headers.get("content-type", "").startswith("text/html"):
-        return "page absent (GET / is not HTML)"
+        return f"page absent (GET {path} is not HTML)"
     return None
 
 
