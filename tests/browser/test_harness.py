@@ -6,11 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.browser import ROOT
 
 ASYNC_TEST = "tests/unit/test_auth.py::test_valid_hs256_token_gives_principal"
 
 
+@pytest.mark.slow  # a pytest process with its own server and Chromium
 def test_asyncio_tests_run_after_a_browser_module() -> None:
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     done = subprocess.run(  # noqa: S603 -- this interpreter, our arguments
