@@ -23,6 +23,7 @@ help:
 	@echo "make test       install, lint and run every test tier under coverage (CI runs this)"
 	@echo "make test-fast  the unit and api tiers only: no lint, no coverage, about a minute"
 	@echo "make sim        run the upstream simulator alone on port $(SIM_PORT)"
+	@echo "make bench      load the routes (and the page at /) -> BENCHMARKS.md;  make audit  Lighthouse on /"
 	@echo "make schema     regenerate schema.graphql from the code"
 	@echo "make fmt        format the code;  make lock  re-pin dependencies"
 
@@ -37,7 +38,15 @@ $(VENV)/.installed: requirements/dev.lock | $(BIN)/python
 var/graphiql/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
 	$(BIN)/python scripts/fetch_graphiql.py var/graphiql
 
-install: $(VENV)/.installed var/graphiql/manifest.json
+# The API reference's renderer (Swagger UI), served at /docs/vendor/.
+var/docs/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
+	$(BIN)/python scripts/fetch_graphiql.py --set docs var/docs
+
+# Test-only: axe-core, which the browser tests inject into pages.
+var/axe/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
+	$(BIN)/python scripts/fetch_graphiql.py --set axe var/axe
+
+install: $(VENV)/.installed var/graphiql/manifest.json var/docs/manifest.json
 
 # Schema to head and seed data, once, before the (possibly several) workers start.
 migrate: install
@@ -50,7 +59,8 @@ run: install migrate
 	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(SERVE)
 
 # Dashboard routes vs a bare Starlette baseline, same run, the server started by
-# $(SERVE) as make run does, then its cold start; writes BENCHMARKS.md.
+# $(SERVE) as make run does, then its cold start and the page at / in Chromium
+# (cold loads and warm reloads to all widgets ready); writes BENCHMARKS.md.
 .PHONY: bench cold-start
 bench: install migrate
 	$(BIN)/python scripts/bench.py
@@ -58,6 +68,19 @@ bench: install migrate
 # make run's command from launch to the first KPI 200, median of 5 (printed only).
 cold-start: install migrate
 	$(BIN)/python scripts/bench.py --cold-start-only
+
+# Lighthouse 12 (every package pinned with its integrity in scripts/lighthouse/
+# package-lock.json, installed by npm ci into var/lighthouse) against / on make
+# run's server, with Debian's chromium; scores printed against their targets,
+# reports in test-artifacts/. PRESET=desktop for Lighthouse's desktop run.
+.PHONY: audit
+var/lighthouse/node_modules/.package-lock.json: scripts/lighthouse/package.json scripts/lighthouse/package-lock.json
+	rm -rf var/lighthouse && mkdir -p var/lighthouse
+	cp scripts/lighthouse/package.json scripts/lighthouse/package-lock.json var/lighthouse/
+	cd var/lighthouse && npm ci --ignore-scripts --no-audit --no-fund
+
+audit: install migrate var/lighthouse/node_modules/.package-lock.json
+	$(BIN)/python scripts/audit.py --preset $(or $(PRESET),mobile)
 
 # make token SUB=user-1 [ROLES=usage:write] [TTL=86400]: a development token
 # (HS256, JWT_SECRET) on stdout, alone: TOKEN=$(make -s token SUB=user-1)
@@ -85,7 +108,7 @@ schema: install
 # Every tier (tests/unit, api, integration, fuzz) on TEST_WORKERS processes, under
 # coverage through pytest-cov (`coverage run` would measure only the pytest-xdist
 # controller); the 15 slowest tests; the report and its floor (pyproject.toml).
-test: lint
+test: lint var/axe/manifest.json
 	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report= --durations=15
 	$(BIN)/coverage report
 

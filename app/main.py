@@ -22,6 +22,7 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -56,6 +57,7 @@ from app.upstream.oauth import OAuthClient, provider_endpoints
 from app.upstream.subgraph import SubgraphClient
 from app.web.site import STATIC as WEB_STATIC
 from app.web.site import WebSite
+from rest_facade.docs import ASSETS_DIR as DOCS_ASSETS
 from rest_facade.envelope import http_error_response
 from rest_facade.handler import build_routes
 from rest_facade.plain import plain_routes
@@ -68,6 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The npm assets `make install` fetches (GraphiQL's, and uPlot for the landing page).
 GRAPHIQL_ASSETS = ROOT / "var" / "graphiql"
 GRAPHIQL_ASSETS_PATH = "/graphql/assets/"
+DOCS_VENDOR = ROOT / "var" / "docs"
 SIMULATOR_BASE = "http://simulator"
 SIMULATOR_MOUNT = "/_sim"
 # The seeded catalog's providers; each needs OAuth endpoints (settings, or in
@@ -266,6 +269,13 @@ def create_app(
     app.state.web = (
         WebSite(WEB_STATIC, GRAPHIQL_ASSETS) if settings.landing_page else None
     )
+    if settings.docs:  # otherwise /docs and its files are 404s
+        app.state.docs_vendor_dir = DOCS_VENDOR
+        # Swagger UI's bundle is 1.7 MB; 0.5 MB gzipped.
+        app.state.docs_vendor = GZipMiddleware(
+            StaticFiles(directory=DOCS_VENDOR, check_dir=False), compresslevel=6
+        )
+        app.state.docs_assets = StaticFiles(directory=DOCS_ASSETS)
     return app
 
 

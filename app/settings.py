@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     graphiql: bool = True
     # The Network Overview page at `/` (and its files under /static/).
     landing_page: bool = True
+    docs: bool = True  # the API reference at /docs (Swagger UI)
 
     # Developer API: database, authentication, browser access.
     database_url: str = DEFAULT_DATABASE_URL

@@ -1,7 +1,7 @@
 """The plain routes' endpoints: protocol plumbing that is not JSON data over an
 operation (health, readiness, metrics, the CSRF cookie, the OAuth broker's
-browser legs), and the delegates to what the composition root
-mounts (`/graphql`, GraphiQL's files, the development simulator).
+browser legs, the API reference page), and the delegates to what the composition
+root mounts (`/graphql`, GraphiQL's and the API reference's files, the simulator).
 
 Endpoints are module-level; they reach the services through `request.app.state`.
 The OAuth pages import the broker inside, and readiness asks `Database.ping`: the
@@ -15,6 +15,7 @@ import hmac
 import html
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -24,9 +25,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from app.auth import CSRF_COOKIE, new_csrf_token
+from app.caching.render import etag_matches
 from app.context import Services
 from app.errors import AppError, DatabaseUnavailable
 from app.metrics import BREAKER_STATE, READINESS, REGISTRY
+from rest_facade import docs as api_docs
 from rest_facade.envelope import STANDARD, http_error_response, json_response
 
 log = logging.getLogger("naap.pages")
@@ -168,6 +171,28 @@ async def oauth_callback(request: Request) -> Response:
         200,
         close_after_ms=3000,
     )
+
+
+async def docs(request: Request) -> Response:
+    """The API reference page: 404 with DOCS=false, 503 until Swagger UI's files
+    are installed; revalidated on every load (no-cache), a 304 when unchanged."""
+    vendor_dir: Path | None = getattr(request.app.state, "docs_vendor_dir", None)
+    if vendor_dir is None:
+        raise HTTPException(404, "Not Found")
+    missing = api_docs.missing_vendor(vendor_dir)
+    if missing:
+        log.warning("/docs: Swagger UI's files are missing: %s", ", ".join(missing))
+        text = api_docs.MISSING_PAGE.format(names=html.escape(", ".join(missing)))
+        return HTMLResponse(text, status_code=503, headers=NO_STORE)
+    body, etag = api_docs.page(graphiql=services_of(request).settings.graphiql)
+    headers = {
+        "cache-control": "no-cache",
+        "etag": etag,
+        "content-security-policy": api_docs.CSP,
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return HTMLResponse(body, headers=headers)
 
 
 class Mounted:

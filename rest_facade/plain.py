@@ -301,6 +301,38 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
         },
     ),
     PlainRoute("/static", pages.Mounted("web"), mount=True),
+    PlainRoute(
+        "/docs",
+        pages.docs,
+        docs={
+            "GET": PlainDoc(
+                "This API reference, for browsers (Swagger UI rendering /openapi.json)",
+                {
+                    200: PlainResponse(
+                        "The page",
+                        {"text/html": HTML_PAGE},
+                        {
+                            "ETag": "The page's version",
+                            "Cache-Control": "no-cache",
+                            "Content-Security-Policy": "Scripts and styles from "
+                            "this server only",
+                        },
+                    ),
+                    304: PlainResponse("Not modified (If-None-Match)"),
+                    503: PlainResponse(
+                        "Swagger UI's files are not installed (make install)",
+                        {"text/html": HTML_PAGE},
+                    ),
+                },
+                errors=(404,),
+                tag="Reference",
+            ),
+        },
+    ),
+    # The API reference's files: Swagger UI's (installed by `make install`, never
+    # from a CDN) and the page's own script and style.
+    PlainRoute("/docs/vendor", pages.Mounted("docs_vendor"), mount=True),
+    PlainRoute("/docs/assets", pages.Mounted("docs_assets"), mount=True),
     # Development: the simulated billing providers' authorize pages, for browsers.
     PlainRoute("/_sim", pages.Mounted("simulator"), mount=True),
 )

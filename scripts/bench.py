@@ -2,9 +2,10 @@
 
 Starts `make run`'s server and a bare Starlette app returning the stored KPI
 bytes, drives both with the same load in interleaved rounds (wrk, or asyncio +
-httpx) and writes requests/s, p50, p99, peak RSS and the cold start to
-BENCHMARKS.md; `--cold-start-only` (`make cold-start`) prints the cold start
-alone. The harness is the package scripts/benchmark/; `--help` lists the options.
+httpx) and writes requests/s, p50, p99, peak RSS, the cold start and the page
+row (`/` in Chromium to all widgets ready) to BENCHMARKS.md; `--cold-start-only`
+(`make cold-start`) and `--page-only` print one of them alone. The harness is
+the package scripts/benchmark/; `--help` lists the options.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Fetch pinned GraphiQL/React browser bundles from the npm registry, for the
-server to serve itself: ``python scripts/fetch_graphiql.py var/graphiql`` (run by
-``make install``).
+"""Fetch pinned browser bundles from the npm registry, for the server to serve
+itself: ``python scripts/fetch_graphiql.py var/graphiql`` (GraphiQL's, run by
+``make install``); ``--set docs var/docs`` (the API reference's, also by ``make
+install``); ``--set axe var/axe`` (axe-core, for the browser tests only).
 
 Per pin: ``npm pack <name>@<version>``, check the tarball against the pinned npm
 ``dist.integrity`` (sha512), extract the browser bundles the page needs under flat
 names, write ``manifest.json``. Idempotent: with the pinned manifest and intact
-files in place, npm is not called. To upgrade a pin, edit PINS with the output of
+files in place, npm is not called. To upgrade a pin, edit its Pin with the output of
 ``npm view <name>@<version> dist.integrity``.
 """
 
@@ -84,6 +85,43 @@ PINS: tuple[Pin, ...] = (
         files={"package/dist/uPlot.iife.min.js": "uPlot.iife.min.js"},
     ),
 )
+
+# The API reference at /docs (Swagger UI: React, no runtime <style> elements, so
+# its page needs no 'unsafe-inline' in its CSP).
+DOCS_PINS: tuple[Pin, ...] = (
+    Pin(
+        name="swagger-ui-dist",
+        version="5.35.0",
+        integrity=(
+            "sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNs"
+            "XdGarTNNHC3sU8yVUQ=="
+        ),
+        files={
+            "package/swagger-ui-bundle.js": "swagger-ui-bundle.js",
+            "package/swagger-ui.css": "swagger-ui.css",
+        },
+    ),
+)
+
+# Test-only: the accessibility checker the browser tests inject into pages.
+AXE_PINS: tuple[Pin, ...] = (
+    Pin(
+        name="axe-core",
+        version="4.14.1",
+        integrity=(
+            "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNt"
+            "uFooJpZe37OgudVGtQ=="
+        ),
+        files={"package/axe.min.js": "axe.min.js"},
+    ),
+)
+
+# Which pins `--set NAME` installs; without the option, GraphiQL's.
+PIN_SETS: Mapping[str, tuple[Pin, ...]] = {
+    "graphiql": PINS,
+    "docs": DOCS_PINS,
+    "axe": AXE_PINS,
+}
 
 
 class FetchError(RuntimeError):
@@ -165,11 +203,11 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def pinned_packages() -> dict[str, dict[str, str]]:
-    return {p.name: {"version": p.version, "integrity": p.integrity} for p in PINS}
+def pinned_packages(pins: tuple[Pin, ...] = PINS) -> dict[str, dict[str, str]]:
+    return {p.name: {"version": p.version, "integrity": p.integrity} for p in pins}
 
 
-def is_up_to_date(dest: Path) -> bool:
+def is_up_to_date(dest: Path, pins: tuple[Pin, ...] = PINS) -> bool:
     """True if ``dest`` holds the pinned manifest and every file it lists, intact."""
     try:
         manifest = json.loads((dest / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -177,10 +215,10 @@ def is_up_to_date(dest: Path) -> bool:
         return False
     if not isinstance(manifest, dict):
         return False
-    if manifest.get("packages") != pinned_packages():
+    if manifest.get("packages") != pinned_packages(pins):
         return False
     files = manifest.get("files")
-    expected_names = {flat for p in PINS for flat in p.files.values()}
+    expected_names = {flat for p in pins for flat in p.files.values()}
     if not isinstance(files, dict) or set(files) != expected_names:
         return False
     try:
@@ -267,16 +305,16 @@ def npm_pack(pin: Pin, workdir: Path) -> Path:
     return tarballs[0]
 
 
-def fetch(dest: Path) -> bool:
-    """Install the pinned assets into ``dest``; False if already up to date."""
-    if is_up_to_date(dest):
+def fetch(dest: Path, pins: tuple[Pin, ...] = PINS) -> bool:
+    """Install ``pins``' assets into ``dest``; False if already up to date."""
+    if is_up_to_date(dest, pins):
         return False
     dest.mkdir(parents=True, exist_ok=True)
     # A stale manifest must not vouch for half-replaced files if we fail midway.
     (dest / MANIFEST_NAME).unlink(missing_ok=True)
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="fetch-graphiql-") as tmp:
-        for pin in PINS:
+        for pin in pins:
             tarball = npm_pack(pin, Path(tmp))
             verify_integrity(tarball, pin.integrity)
             for path in extract(tarball, pin.files, dest):
@@ -284,7 +322,7 @@ def fetch(dest: Path) -> bool:
                 files[path.name] = file_sha256(path)
     manifest = {
         "source": "npm registry (npm pack), verified against dist.integrity",
-        "packages": pinned_packages(),
+        "packages": pinned_packages(pins),
         "files": dict(sorted(files.items())),
     }
     tmp_manifest = dest / (MANIFEST_NAME + ".tmp")
@@ -296,16 +334,20 @@ def fetch(dest: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="fetch_graphiql: %(message)s")
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        sys.stderr.write("usage: fetch_graphiql.py DEST_DIR\n")
+    pin_set = "graphiql"
+    if len(args) == 3 and args[0] == "--set" and args[1] in PIN_SETS:
+        pin_set, args = args[1], args[2:]
+    if len(args) != 1 or args[0].startswith("-"):
+        names = "|".join(PIN_SETS)
+        sys.stderr.write(f"usage: fetch_graphiql.py [--set {names}] DEST_DIR\n")
         return 2
     dest = Path(args[0])
     try:
-        changed = fetch(dest)
+        changed = fetch(dest, PIN_SETS[pin_set])
     except FetchError as exc:
         log.error("%s", exc)
         return 1
-    pins = ", ".join(f"{p.name}@{p.version}" for p in PINS)
+    pins = ", ".join(f"{p.name}@{p.version}" for p in PIN_SETS[pin_set])
     if changed:
         sys.stdout.write(f"fetch_graphiql: installed {pins} into {dest}\n")
     else:

@@ -44,15 +44,22 @@ _BOOTSTRAP_SCRIPT = """
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("graphiql-config").textContent);
+  var h = React.createElement;
+  // GraphiQL's name, then a link to the REST API reference when it is served.
+  var logo = config.docs
+    ? h(GraphiQL.Logo, null, "Graph", h("em", null, "i"), "QL ",
+        h("a", { className: "graphiql-logo-link", href: config.docs },
+          "\u00b7 REST API reference"))
+    : null;
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
-    React.createElement(GraphiQL, {
+    h(GraphiQL, {
       fetcher: GraphiQL.createFetcher({ url: config.endpoint }),
       defaultQuery: config.defaultQuery,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,
       defaultEditorToolsVisibility: "headers"
-    })
+    }, logo)
   );
 })();
 """
@@ -98,8 +105,10 @@ def graphiql_html(
     assets_path: str,
     title: str = "naap-api GraphiQL",
     default_query: str,
+    docs_url: str | None = None,
 ) -> str:
-    """Return the GraphiQL page; every asset is loaded from ``assets_path``."""
+    """Return the GraphiQL page; every asset is loaded from ``assets_path``.
+    With ``docs_url``, the logo links the REST API reference there."""
     if "://" in assets_path or assets_path.startswith("//"):
         msg = f"assets_path must be a local path, not a URL: {assets_path!r}"
         raise ValueError(msg)
@@ -108,7 +117,9 @@ def graphiql_html(
         title=html.escape(title),
         assets=html.escape(assets, quote=True),
         endpoint_text=html.escape(endpoint),
-        config=_json_for_script({"endpoint": endpoint, "defaultQuery": default_query}),
+        config=_json_for_script(
+            {"endpoint": endpoint, "defaultQuery": default_query, "docs": docs_url}
+        ),
         bootstrap=_BOOTSTRAP_SCRIPT,
     )
 

@@ -93,5 +93,6 @@ class StrawberryApp(GraphQL[Context, None]):
                 endpoint="/graphql",
                 assets_path=self._assets_path,
                 default_query=self._default_query,
+                docs_url="/docs" if self._services.settings.docs else None,
             )
         )

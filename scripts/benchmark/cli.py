@@ -4,6 +4,7 @@
         [--threads 2] [--warmup 2] [--port 8091] [--baseline-port 8092]
         [--out BENCHMARKS.md] [--tool auto|wrk|python] [--timeout 30]
         [--cold-starts 5] [--cold-start-only]
+        [--page-loads 5] [--page-only [--page-url URL]]
 
 A benchmark, not a test: exit status 0 whatever the numbers; 1 when a server
 fails to start or a warm-up request fails; 2 on bad arguments (a busy port,
@@ -26,6 +27,7 @@ from types import FrameType
 import httpx
 
 from scripts.benchmark.load import choose_tool
+from scripts.benchmark.page import PageResult, measure_page, page_lines
 from scripts.benchmark.report import (
     checks,
     cold_start_check,
@@ -97,7 +99,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="measure and print the cold start only (BENCHMARKS.md untouched)",
     )
+    parser.add_argument(
+        "--page-loads",
+        type=int,
+        default=5,
+        help="cold loads and warm reloads of the page at / in Chromium (0: none)",
+    )
+    parser.add_argument(
+        "--page-only",
+        action="store_true",
+        help="measure and print the page row only (BENCHMARKS.md untouched)",
+    )
+    parser.add_argument(
+        "--page-url",
+        help="with --page-only: the page of this running server (e.g. "
+        "http://127.0.0.1:8000) instead of a server started as make run starts it",
+    )
     args = parser.parse_args(argv)
+    if args.page_loads < 0:
+        parser.error("--page-loads must be >= 0")
+    if args.page_url and not args.page_only:
+        parser.error("--page-url goes with --page-only")
     if args.duration <= 0 or args.warmup < 0 or args.timeout <= 0:
         parser.error("--duration and --timeout must be > 0, --warmup >= 0")
     if args.rounds < 1 or args.cold_starts < 1:
@@ -125,6 +147,38 @@ def run_cold_start_only(args: argparse.Namespace) -> int:
             print(f"bench: {exc}", file=sys.stderr)
             return 1
     print(cold_start_check(cold).replace("**", "")[2:])
+    return 0
+
+
+def _page(api: str, args: argparse.Namespace) -> PageResult:
+    if not args.page_loads:
+        return PageResult(unavailable="not measured (--page-loads 0)")
+    print("bench: page", flush=True)
+    return measure_page(api, args.page_loads, args.timeout)
+
+
+def run_page_only(args: argparse.Namespace) -> int:
+    if args.page_url:
+        page = _page(args.page_url.rstrip("/"), args)
+    else:
+        if not port_free(args.port):
+            print(f"bench: port {args.port} on {HOST} is in use", file=sys.stderr)
+            return 2
+        api = f"http://{HOST}:{args.port}"
+        with tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name:
+            server = Server(
+                "naap-api", *server_launch(args.port), Path(tmp_name) / "server.log"
+            )
+            with servers_stopped([server]):
+                try:
+                    migrate()
+                    server.start(ROOT)
+                    server.wait_ready(api + "/healthz")
+                except BenchError as exc:
+                    print(f"bench: {exc}", file=sys.stderr)
+                    return 1
+                page = _page(api, args)
+    print("\n".join(page_lines(page)))
     return 0
 
 
@@ -227,6 +281,8 @@ def _store_bodies(api: str, tmp: Path) -> list[tuple[str, str, str]]:
 def run(args: argparse.Namespace) -> int:
     if args.cold_start_only:
         return run_cold_start_only(args)
+    if args.page_only:
+        return run_page_only(args)
     tool = choose_tool(args.tool)
     if tool is None:
         print("bench: --tool wrk but wrk is not on PATH", file=sys.stderr)
@@ -289,6 +345,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 plan = _plan(api, base, server, baseline_server)
                 results = measure_all(plan, tool, args, tmp)
+                page = _page(api, args)
             except BenchError as exc:
                 print(f"bench: {exc}", file=sys.stderr)
                 return 1
@@ -314,6 +371,8 @@ def run(args: argparse.Namespace) -> int:
         print(line.replace("**", ""))
     for line in notes(results):
         print("WARNING " + line[2:])
+    print("\nPage (reported, not asserted):")
+    print("\n".join(page_lines(page)))
     out = args.out if args.out.is_absolute() else Path.cwd() / args.out
     write_report(
         out,
@@ -328,6 +387,7 @@ def run(args: argparse.Namespace) -> int:
         overview=overview_result,
         rss_note=rss_note,
         cold=cold,
+        page=page,
     )
     print(f"\nbench: wrote {out} (tool: {tool})")
     return 0

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from scripts.benchmark.load import WARMUP_REQUESTS
+from scripts.benchmark.page import PageResult, page_lines
 from scripts.benchmark.servers import BENCH_RATE_LIMITS, ColdStart, server_launch
 from scripts.benchmark.targets import KPI_PATH, ROOT, Result
 
@@ -164,6 +165,7 @@ REPORT_SECTIONS = frozenset(
         "Settings",
         "Results",
         "Cold start",
+        "Page",
         "Target checks",
         "Warnings",
         "How to read this",
@@ -209,6 +211,7 @@ def write_report(
     overview: Result,
     rss_note: str,
     cold: ColdStart,
+    page: PageResult,
 ) -> None:
     tool_desc = (
         f"{_wrk_version() or 'wrk'} (`wrk -t{args.threads} -c{args.connections} "
@@ -291,6 +294,14 @@ def write_report(
         f"Median {cold.median:.3f} s; launches: "
         + ", ".join(f"{x:.3f}" for x in cold.seconds)
         + " s",
+        "",
+        "## Page",
+        "",
+        "The Network Overview at `/` in Chromium (Playwright driving "
+        "/usr/bin/chromium), on the server above after the load rounds "
+        "(reported, not asserted).",
+        "",
+        *page_lines(page),
         "",
         "## Target checks",
         "",

@@ -1,9 +1,9 @@
 """Browser tier: Playwright driving Debian's chromium (never `playwright install`).
 
-One server process and one browser per session; each test gets a fresh context
-and page whose console errors, page errors and requests are recorded, with every
-request that leaves loopback blocked and counted. Without /usr/bin/chromium the
-tier skips with the reason, or fails under CI=true.
+One server process per session, one browser per test module; each test gets a
+fresh context and page whose console errors, page errors and requests are
+recorded, with every request that leaves loopback blocked and counted. Without
+/usr/bin/chromium the tier skips with the reason, or fails under CI=true.
 """
 
 from __future__ import annotations
@@ -30,13 +30,21 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CONTEXT = {"viewport": {"width": 1440, "height": 1000}, "color_scheme": "dark"}
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
+def _require_chromium() -> None:
     reason = chromium_missing()
     if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests must run in CI: {reason}")
         pytest.skip(reason)
+
+
+# Per module, not per session: Playwright's sync API keeps its event loop set as
+# the thread's running loop while it is open, and every asyncio test that the
+# same (xdist) process runs after a browser module would fail ("Cannot run the
+# event loop while another loop is running").
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    _require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -48,11 +56,10 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def server(
-    chromium: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The server, started once (after the browser check, so a machine without
     Chromium starts nothing)."""
+    _require_chromium()
     process = ServerProcess(tmp_path_factory.mktemp("browser-server")).start()
     yield process
     process.stop()

@@ -51,8 +51,8 @@ from tests.support.app import Clock, token_for
 # with FUZZ_EXAMPLES raised; the default timeout (pyproject.toml) suits the rest.
 pytestmark = pytest.mark.timeout(600)
 
-# Cases per operation. The default gives 26 x 40 + 2 (two routes without input)
-# = 1,042 REST cases and 24 x 15 = 360 GraphQL cases; the floors scale with them.
+# Cases per operation. The default gives 26 x 40 + 5 (five routes without input)
+# = 1,045 REST cases and 24 x 15 = 360 GraphQL cases; the floors scale with them.
 REST_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 REST_MINIMUM = 25 * REST_EXAMPLES  # >= 1,000 by default
 GRAPHQL_EXAMPLES = int(os.environ.get("FUZZ_GRAPHQL_EXAMPLES", "15"))

@@ -71,13 +71,13 @@ def _page(**overrides: str) -> str:
     return graphiql_html(**kwargs)
 
 
-def _config(page: str) -> dict[str, str]:
+def _config(page: str) -> dict[str, str | None]:
     [(_, text)] = [
         (attrs, text)
         for attrs, text in _parse(page).scripts
         if attrs.get("type") == "application/json"
     ]
-    config: dict[str, str] = json.loads(text)
+    config: dict[str, str | None] = json.loads(text)
     return config
 
 
@@ -133,7 +133,18 @@ def test_inline_bootstrap_matches_published_csp_hash() -> None:
 def test_endpoint_and_default_query_round_trip_through_the_json_block() -> None:
     query = 'query Q { a(s: "x") }\n# comment \u2028 é'
     page = _page(endpoint="/graph ql?x=1&y=2", default_query=query)
-    assert _config(page) == {"endpoint": "/graph ql?x=1&y=2", "defaultQuery": query}
+    assert _config(page) == {
+        "endpoint": "/graph ql?x=1&y=2",
+        "defaultQuery": query,
+        "docs": None,
+    }
+
+
+def test_logo_links_the_api_reference_only_when_given() -> None:
+    assert _config(_page(docs_url="/docs"))["docs"] == "/docs"
+    [bootstrap] = [t for a, t in _parse(_page()).scripts if not a and t.strip()]
+    assert "config.docs" in bootstrap
+    assert "GraphiQL.Logo" in bootstrap
 
 
 def test_default_query_cannot_break_out_of_the_script_tag() -> None:
@@ -145,7 +156,11 @@ def test_default_query_cannot_break_out_of_the_script_tag() -> None:
     assert page.lower().count("</script") == baseline.lower().count("</script")
     assert "<!--" not in page
     assert "alert(1)</script>" not in page
-    assert _config(page) == {"endpoint": "</script><b>x</b>", "defaultQuery": evil}
+    assert _config(page) == {
+        "endpoint": "</script><b>x</b>",
+        "defaultQuery": evil,
+        "docs": None,
+    }
 
 
 def test_title_and_noscript_text_are_html_escaped() -> None:
