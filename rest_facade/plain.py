@@ -31,6 +31,22 @@ from rest_facade.openapi import (
 
 JSON = "application/json"
 OPENAPI_CACHE = {"cache-control": "public, max-age=300"}
+PERSISTED_MANIFEST = closed(
+    {
+        "format": {"const": "apollo-persisted-query-manifest"},
+        "version": {"const": 1},
+        "operations": array(
+            closed(
+                {
+                    "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "name": {"type": ["string", "null"]},
+                    "type": {"enum": ["query", "mutation", "subscription"]},
+                    "body": STRING,
+                }
+            )
+        ),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +58,16 @@ class PlainRoute:
     endpoint: Any  # a Starlette endpoint: request -> response, or an ASGI app
     docs: Mapping[str, PlainDoc] = field(default_factory=dict)  # by method
     mount: bool = False
+
+
+async def persisted_operations(request: Request) -> Response:
+    """The registered operations, as an Apollo persisted-query manifest."""
+    state = request.app.state
+    document: bytes | None = getattr(state, "persisted_manifest", None)
+    if document is None:
+        manifest = state.persisted.registry.manifest()
+        document = state.persisted_manifest = orjson.dumps(manifest)
+    return Response(document, media_type=JSON, headers=OPENAPI_CACHE)
 
 
 async def openapi(request: Request) -> Response:
@@ -256,6 +282,24 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                     ),
                 },
                 body=GRAPHQL_REQUEST,
+                tag="GraphQL",
+            ),
+        },
+    ),
+    PlainRoute(
+        "/graphql/persisted-operations.json",
+        persisted_operations,
+        docs={
+            "GET": PlainDoc(
+                "The registered (persisted) operations, as an Apollo persisted-query "
+                "manifest: run one by POST or GET with "
+                '`extensions={"persistedQuery":{"version":1,"sha256Hash":"<id>"}}`',
+                {
+                    200: PlainResponse(
+                        "Apollo persisted-query manifest, version 1",
+                        {JSON: PERSISTED_MANIFEST},
+                    )
+                },
                 tag="GraphQL",
             ),
         },
