@@ -61,7 +61,7 @@ from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
 from rest_facade.plain import plain_routes
 from rest_facade.prepare import OPERATIONS_DIR, OperationError, check_operations
-from rest_facade.refusals import error_body
+from rest_facade.refusals import error_body, family_envelope
 
 log = logging.getLogger("naap")
 
@@ -217,12 +217,15 @@ def _snapshots(settings: Settings) -> Snapshots:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (no route, or not this method), in the envelope of
+    the path's family."""
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
     codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
     code = codes.get(exc.status_code, "BAD_REQUEST")
+    envelope = family_envelope(request.url.path)
     return json_response(
-        {"error": {"code": code, "message": str(exc.detail)}},
+        envelope.error(code, str(exc.detail)),
         exc.status_code,
         dict(exc.headers or {}),
     )

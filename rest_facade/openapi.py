@@ -29,6 +29,7 @@ from graphql import (
 
 from app.auth import AUTH_COOKIE, CSRF_HEADER
 from app.schema import graphql_schema
+from rest_facade.body import FIELD_RULES, TEXT
 from rest_facade.envelope import Standard
 from rest_facade.handler import BYPASS_PARAMS
 from rest_facade.openapi_responses import SERVER_WIDE, Responses, success
@@ -42,12 +43,15 @@ from rest_facade.openapi_schema import (
     is_nullable,
     nullable,
 )
+from rest_facade.params import PATH_SEGMENT, Enumerated
 from rest_facade.prepare import prepare
-from rest_facade.routes import ROUTES, RestRoute
+from rest_facade.routes import ROUTES, Link, RestRoute
 
 __all__ = [
+    "GRAPHQL_EXTENSIONS",
     "GRAPHQL_REQUEST",
     "GRAPHQL_RESULT",
+    "GRAPHQL_VARIABLES",
     "HTML_PAGE",
     "STRING",
     "OpenApiError",
@@ -97,6 +101,10 @@ class PlainDoc:
     body: JsonSchema | None = None
     errors: tuple[int, ...] = ()  # statuses answered with the standard error body
     tag: str = "Service"
+    required: tuple[str, ...] = ()  # query parameters whose absence is a 400
+    path: Mapping[str, JsonSchema | Enumerated] = field(default_factory=dict)
+    # Query parameters sent as JSON text (OpenAPI's `content`, not `schema`).
+    json_query: tuple[str, ...] = ()
 
 
 HTML_PAGE: JsonSchema = {"type": "string"}
@@ -108,14 +116,39 @@ GRAPHQL_RESULT: JsonSchema = {
         "extensions": {"type": "object"},
     },
 }
+# `extensions.persistedQuery`: a registered operation (or an APQ registration) by the
+# SHA-256 of its text; anything else there is a 400.
+PERSISTED_QUERY: JsonSchema = {
+    "type": "object",
+    "required": ["version", "sha256Hash"],
+    "properties": {
+        "version": {"const": 1},
+        "sha256Hash": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+    },
+}
+GRAPHQL_EXTENSIONS: JsonSchema = {
+    "type": ["object", "null"],
+    "properties": {"persistedQuery": PERSISTED_QUERY},
+}
+GRAPHQL_VARIABLES: JsonSchema = {"type": ["object", "null"]}
+# A document, or a persisted operation's hash (or both: an APQ registration).
 GRAPHQL_REQUEST: JsonSchema = {
     "type": "object",
-    "required": ["query"],
     "properties": {
-        "query": STRING,
+        "query": {"type": ["string", "null"]},
         "operationName": {"type": ["string", "null"]},
-        "variables": {"type": ["object", "null"]},
+        "variables": GRAPHQL_VARIABLES,
+        "extensions": GRAPHQL_EXTENSIONS,
     },
+    "anyOf": [
+        {"required": ["query"], "properties": {"query": {"minLength": 1}}},
+        {
+            "required": ["extensions"],
+            "properties": {
+                "extensions": {"type": "object", "required": ["persistedQuery"]}
+            },
+        },
+    ],
 }
 
 
@@ -125,10 +158,13 @@ def build_openapi(
     routes: tuple[RestRoute, ...] = ROUTES,
     plain: Sequence[tuple[str, str, PlainDoc]] = (),
     *,
+    vocabularies: Mapping[str, Sequence[str]] | None = None,
     title: str = "naap-api",
     version: str = "0.1.0",
 ) -> dict[str, Any]:
-    builder = _Builder(graphql_schema(schema))
+    """The document; `vocabularies` are the values of `Enumerated` parameters that
+    only the running server knows (e.g. "providers": the OAuth billing providers)."""
+    builder = _Builder(graphql_schema(schema), vocabularies or {})
     paths: dict[str, dict[str, Any]] = {}
     for prepared in prepare(schema, routes):
         document = parse(prepared.document)
@@ -145,8 +181,12 @@ def build_openapi(
             "description": (
                 "Generated from the REST route table (rest_facade/routes.py): each "
                 "route runs a named GraphQL operation of the schema served at "
-                "/graphql. Unknown paths and methods answer 404 / 405 with "
-                '`{"error": {"code", "message"}}`.'
+                "/graphql. Unknown paths and methods answer 404 / 405 (with `Allow` "
+                "listing every method of the path) in the envelope of their family: "
+                '`{"success": false, "error": {"code", "message"}, "meta"}` under '
+                "/api/v1/developer/, /api/v1/billing-providers and /api/v1/auth/ "
+                "(bar the bare public row /api/v1/developer/network-models), "
+                '`{"error": {"code", "message"}}` elsewhere.'
             ),
         },
         "paths": paths,
@@ -158,9 +198,14 @@ def build_openapi(
 
 
 class _Builder:
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        vocabularies: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.schema = schema
-        self.walker = SchemaWalker(schema)
+        self.vocabularies = vocabularies or {}
+        self.walker = SchemaWalker(schema, text=TEXT, rules=FIELD_RULES)
         self.responses = Responses()  # components.responses, filled as used
 
     # --- rows --------------------------------------------------------------------
@@ -195,16 +240,20 @@ class _Builder:
             "summary": row.summary or row.operation,
             "tags": [_tag(row.path)],
             "parameters": [
-                *(self._path_param(name, variables.get(name)) for name in path_params),
                 *(
-                    _query(name, param.schema, param.description)
+                    self._path_param(name, row.path_params.get(name))
+                    for name in path_params
+                ),
+                *(
+                    _query(name, param.schema, param.doc, required=param.required)
                     for name, param in row.params.items()
                 ),
                 *(
                     _query(
                         name,
-                        {"type": "string", "enum": ["1"]},
-                        "`1`: bypass cached data (`Cache-Control: no-store`).",
+                        STRING,
+                        "Any value: `1` loads the data again and answers with "
+                        "`Cache-Control: no-store`; anything else is ignored.",
                     )
                     for name in BYPASS_PARAMS
                 ),
@@ -294,6 +343,10 @@ class _Builder:
                 },
             }
         }
+        if row.links:
+            responses["200"]["links"] = {
+                link.operation: _link(link) for link in row.links
+            }
         if row.cache.shared is not None:
             responses["304"] = {"description": "Not modified (If-None-Match)"}
         statuses = {429, *row.errors}
@@ -337,8 +390,17 @@ class _Builder:
             "summary": doc.summary,
             "tags": [doc.tag],
             "parameters": [
-                *(self._path_param(name, None) for name in path_params),
-                *(_query(name, schema, "") for name, schema in doc.query.items()),
+                *(self._path_param(name, doc.path.get(name)) for name in path_params),
+                *(
+                    _query(
+                        name,
+                        schema,
+                        "",
+                        required=name in doc.required,
+                        json=name in doc.json_query,
+                    )
+                    for name, schema in doc.query.items()
+                ),
             ],
             "responses": dict(sorted(responses.items())),
         }
@@ -349,21 +411,46 @@ class _Builder:
             }
         return result
 
-    def _path_param(self, name: str, type_: GraphQLInputType | None) -> JsonSchema:
-        schema = STRING if type_ is None else self.walker.input(type_)
-        return {"name": name, "in": "path", "required": True, "schema": schema}
+    def _path_param(
+        self, name: str, accepts: Mapping[str, Any] | Enumerated | None
+    ) -> JsonSchema:
+        param: JsonSchema = {"name": name, "in": "path", "required": True}
+        if isinstance(accepts, Enumerated):
+            values = sorted(self.vocabularies.get(accepts.vocabulary, ()))
+            param["schema"] = (
+                {"type": "string", "enum": values} if values else dict(PATH_SEGMENT)
+            )
+            param["description"] = accepts.description
+        else:
+            param["schema"] = dict(accepts or PATH_SEGMENT)
+        return param
 
 
-def _query(name: str, schema: Mapping[str, Any], description: str) -> JsonSchema:
-    param: JsonSchema = {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": dict(schema),
-    }
+def _query(
+    name: str,
+    schema: Mapping[str, Any],
+    description: str,
+    *,
+    required: bool = False,
+    json: bool = False,
+) -> JsonSchema:
+    param: JsonSchema = {"name": name, "in": "query", "required": required}
+    if json:
+        param["content"] = {"application/json": {"schema": dict(schema)}}
+    else:
+        param["schema"] = dict(schema)
     if description:
         param["description"] = description
     return param
+
+
+def _link(link: Link) -> JsonSchema:
+    found: JsonSchema = {"operationId": link.operation}
+    if link.parameters:
+        found["parameters"] = dict(link.parameters)
+    if link.body is not None:
+        found["requestBody"] = dict(link.body)
+    return found
 
 
 def _tag(path: str) -> str:

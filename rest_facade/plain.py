@@ -18,8 +18,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from rest_facade import pages
 from rest_facade.openapi import (
+    GRAPHQL_EXTENSIONS,
     GRAPHQL_REQUEST,
     GRAPHQL_RESULT,
+    GRAPHQL_VARIABLES,
     HTML_PAGE,
     STRING,
     PlainDoc,
@@ -28,6 +30,7 @@ from rest_facade.openapi import (
     build_openapi,
     closed,
 )
+from rest_facade.params import PROVIDER_SLUG, WHITESPACE
 
 JSON = "application/json"
 OPENAPI_CACHE = {"cache-control": "public, max-age=300"}
@@ -75,7 +78,12 @@ async def openapi(request: Request) -> Response:
     state = request.app.state
     document: bytes | None = getattr(state, "openapi_document", None)
     if document is None:
-        spec = build_openapi(state.schema, plain=PLAIN_DOCS)
+        providers = state.services.oauth.providers
+        spec = build_openapi(
+            state.schema,
+            plain=PLAIN_DOCS,
+            vocabularies={"providers": sorted(providers)},
+        )
         document = state.openapi_document = orjson.dumps(spec)
     return Response(document, media_type=JSON, headers=OPENAPI_CACHE)
 
@@ -220,7 +228,14 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                         "To the provider", headers={"Location": "authorize URL"}
                     )
                 },
-                query={"login_session_id": {"type": "string", "maxLength": 128}},
+                query={
+                    "login_session_id": {
+                        "type": "string",
+                        "pattern": f"^[{WHITESPACE}]*[0-9a-fA-F]{{64}}[{WHITESPACE}]*$",
+                    }
+                },
+                required=("login_session_id",),
+                path={"slug": PROVIDER_SLUG},
                 errors=(400,),
                 tag="Auth",
             ),
@@ -240,7 +255,18 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                         "Authentication failed", {"text/html": HTML_PAGE}
                     ),
                 },
-                query={name: STRING for name in ("code", "state", "error")},
+                query={
+                    "code": STRING,
+                    "state": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 128,
+                        "pattern": "^[^\\x00]*$",
+                    },
+                    "error": STRING,
+                },
+                required=("state",),
+                path={"slug": PROVIDER_SLUG},
                 tag="Auth",
             ),
         },
@@ -250,22 +276,33 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
         pages.Mounted("graphql"),
         docs={
             "GET": PlainDoc(
-                "GraphQL queries by GET (`query`, `variables`, `operationName`); "
-                "GraphiQL for browsers",
+                "GraphQL queries by GET (`query`, `variables`, `operationName`, or "
+                "`extensions` naming a persisted operation by hash); GraphiQL for "
+                "browsers when neither `query` nor a hash is given",
                 {
                     200: PlainResponse(
-                        "A GraphQL result, or GraphiQL",
+                        "A GraphQL result (a refused or unknown persisted operation "
+                        "is an error in it), or GraphiQL",
                         {JSON: GRAPHQL_RESULT, "text/html": HTML_PAGE},
                     ),
-                    400: PlainResponse("Not a GraphQL request", {JSON: GRAPHQL_RESULT}),
+                    400: PlainResponse(
+                        "Not a GraphQL request: an empty `query`, parameters that "
+                        "are not JSON objects, a malformed persistedQuery, an "
+                        "operationName the document does not define",
+                        {JSON: GRAPHQL_RESULT},
+                    ),
                     404: PlainResponse(
                         "GraphiQL is switched off", {JSON: GRAPHQL_RESULT}
                     ),
                     405: PlainResponse("A mutation by GET", {JSON: GRAPHQL_RESULT}),
                 },
                 query={
-                    name: STRING for name in ("query", "variables", "operationName")
+                    "query": {"type": "string", "minLength": 1},
+                    "variables": GRAPHQL_VARIABLES,
+                    "operationName": STRING,
+                    "extensions": GRAPHQL_EXTENSIONS,
                 },
+                json_query=("variables", "extensions"),
                 tag="GraphQL",
             ),
             "POST": PlainDoc(
@@ -273,7 +310,9 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                 {
                     200: PlainResponse("A GraphQL result", {JSON: GRAPHQL_RESULT}),
                     400: PlainResponse(
-                        "Not a GraphQL request (bad JSON, a batch)",
+                        "Not a GraphQL request (bad JSON, a batch, a malformed "
+                        "persistedQuery, an operationName the document does not "
+                        "define)",
                         {JSON: GRAPHQL_RESULT},
                     ),
                     415: PlainResponse(

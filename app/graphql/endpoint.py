@@ -38,7 +38,14 @@ from app.caching.read import Found, Rendered
 from app.caching.render import render_key, to_response
 from app.context import Context, Services
 from app.graphql.persisted import text_hash
-from app.graphql.policy import RESULTS, BadExtension, Policy, has_token, requested_hash
+from app.graphql.policy import (
+    PERSISTED_QUERY_SHAPE,
+    RESULTS,
+    BadExtension,
+    Policy,
+    has_token,
+    requested_hash,
+)
 from app.graphql.refusals import BAD_JSON, BATCH, NOT_AN_OBJECT, NOT_JSON, refusal
 from app.schema import PUBLIC_FIELDS, graphql_schema
 
@@ -136,8 +143,14 @@ class GraphQLEndpoint:
                     message = BATCH if isinstance(payload, list) else NOT_AN_OBJECT
                     await refusal(400, message)(scope, receive, send)
                     return
-            elif _asks(request):
+            else:
                 payload = _get_payload(request)
+            problem = _malformed(payload)
+            if problem is not None:
+                await refusal(400, problem)(scope, receive, send)
+                return
+            if scope["method"] == "GET" and not _asks(payload):
+                payload = None  # GraphiQL's page
             payload, lasting = await self._persisted(payload)
             planned = self._plan(payload)
             if lasting and payload is not None and len(raw) <= MAX_CACHEABLE_QUERY:
@@ -145,7 +158,7 @@ class GraphQLEndpoint:
                     self._memo.clear()
                 self._memo[raw] = planned
         if planned is None:
-            has_query = scope["method"] == "POST" or _asks(request)
+            has_query = scope["method"] == "POST" or _asks(_get_payload(request))
             await self._pass_through(scope, body, receive, send, has_query=has_query)
             return
         if planned.result is not None:
@@ -162,10 +175,7 @@ class GraphQLEndpoint:
         if not isinstance(payload, dict):
             return payload, True
         policy = self.policy
-        try:
-            sha256 = requested_hash(payload.get("extensions"))
-        except BadExtension:
-            return None, True
+        sha256 = requested_hash(payload.get("extensions"))  # checked: _malformed
         if sha256 is None:
             query = payload.get("query")
             if policy.enforcing and isinstance(query, str):
@@ -286,19 +296,55 @@ class GraphQLEndpoint:
         await self.app(scope, replay, send_private)
 
 
-def _asks(request: Request) -> bool:
+def _asks(payload: dict[str, Any]) -> bool:
     """A GET that is a GraphQL request (not GraphiQL's page): a query, or a hash."""
-    params = request.query_params
-    return "query" in params or "extensions" in params
+    if "query" in payload:
+        return True
+    try:
+        return requested_hash(payload.get("extensions")) is not None
+    except BadExtension:
+        return True
 
 
-def _get_payload(request: Request) -> dict[str, Any] | None:
+def _get_payload(request: Request) -> dict[str, Any]:
+    """The GET parameters, `variables` and `extensions` read as JSON (a value that
+    is not JSON is left as text, for `_malformed` to name)."""
     payload: dict[str, Any] = dict(request.query_params)
     for name in ("variables", "extensions"):
-        raw = payload.get(name)
-        if raw:
+        if name in payload:
             try:
-                payload[name] = orjson.loads(raw)
+                payload[name] = orjson.loads(payload[name])
             except orjson.JSONDecodeError:
-                return None
+                payload[name] = _NotJson()
     return payload
+
+
+class _NotJson:
+    """A GET parameter that should have been JSON text and is not."""
+
+
+_FIELD_TYPES: tuple[tuple[str, type, str], ...] = (
+    ("query", str, "a string"),
+    ("operationName", str, "a string"),
+    ("variables", dict, "an object"),
+    ("extensions", dict, "an object"),
+)
+
+
+def _malformed(payload: dict[str, Any]) -> str | None:
+    """What makes a request no GraphQL request, in Strawberry's words; None when
+    it is one. Checked here so the cached path refuses what Strawberry would."""
+    for name, kind, words in _FIELD_TYPES:
+        value = payload.get(name)
+        if isinstance(value, _NotJson):
+            return f"The GraphQL operation's `{name}` is not valid JSON."
+        if value is not None and not isinstance(value, kind):
+            return (
+                f"The GraphQL operation's `{name}` must be {words} or null, "
+                "if provided."
+            )
+    try:
+        requested_hash(payload.get("extensions"))
+    except BadExtension:
+        return PERSISTED_QUERY_SHAPE
+    return None

@@ -60,6 +60,9 @@ REQUIRED_MESSAGE = (
     "Send extensions.persistedQuery.sha256Hash of an operation listed at "
     f"{MANIFEST_PATH} (or its exact text), or send Authorization: Bearer <token>."
 )
+PERSISTED_QUERY_SHAPE = (
+    'extensions.persistedQuery must be {"version": 1, "sha256Hash": "<64 hex digits>"}.'
+)
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
 _LOGGED_MAX = 4096  # hashes remembered as logged; then the set starts over
 
@@ -199,11 +202,7 @@ class PersistedOperations(SchemaExtension):
         try:
             sha256 = requested_hash(execution.operation_extensions)
         except BadExtension:
-            return _error(
-                "BAD_REQUEST",
-                'extensions.persistedQuery must be {"version": 1, "sha256Hash": '
-                '"<64 hex digits>"}.',
-            )
+            return _error("BAD_REQUEST", PERSISTED_QUERY_SHAPE)
         query = execution.query
         if sha256 is not None:
             if policy.mode == "off":

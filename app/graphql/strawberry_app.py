@@ -18,7 +18,12 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.context import Context, Services
 from app.graphql.graphiql import graphiql_html, missing_assets
-from app.graphql.policy import NOT_FOUND, NOT_FOUND_CACHE_CONTROL
+from app.graphql.policy import (
+    NOT_FOUND,
+    NOT_FOUND_CACHE_CONTROL,
+    BadExtension,
+    requested_hash,
+)
 from app.graphql.refusals import refusal
 
 MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
@@ -77,8 +82,13 @@ class StrawberryApp(GraphQL[Context, None]):
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET naming a persisted operation has no `query`, like GraphiQL's own
         # page; it is a request all the same, from curl (`*/*`) or a browser.
-        if "extensions" in request.query_params:
-            return False
+        extensions = request.query_params.get("extensions")
+        if extensions:
+            try:
+                if requested_hash(orjson.loads(extensions)) is not None:
+                    return False
+            except (orjson.JSONDecodeError, BadExtension):
+                return False
         return bool(super().should_render_graphql_ide(request))
 
     def create_response(self, response_data: Any, sub_response: Any) -> Any:

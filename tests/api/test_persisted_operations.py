@@ -155,7 +155,7 @@ async def test_a_hashed_get_shares_the_text_forms_cached_answer(
     assert by_hash.content == text.content
 
 
-async def test_a_malformed_persisted_query_extension_is_a_bad_request(
+async def test_a_malformed_persisted_query_extension_is_a_400(
     client: httpx.AsyncClient,
 ) -> None:
     for extension in (
@@ -163,9 +163,50 @@ async def test_a_malformed_persisted_query_extension_is_a_bad_request(
         {"persistedQuery": {"version": 1, "sha256Hash": "xyz"}},
         {"persistedQuery": "a" * 64},
     ):
-        response = await client.post("/graphql", json={"extensions": extension})
-        assert response.status_code == 200
-        assert errors_of(response) == ["BAD_REQUEST"]
+        for response in (
+            await client.post("/graphql", json={"extensions": extension}),
+            await client.get("/graphql", params={"extensions": json.dumps(extension)}),
+            await client.post(
+                "/graphql", json={"query": APQ_QUERY, "extensions": extension}
+            ),
+        ):
+            assert response.status_code == 400
+            assert errors_of(response) == ["BAD_REQUEST"]
+            assert "persistedQuery" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"variables": "{not json"},
+        {"variables": ""},
+        {"extensions": "[1]"},
+        {"extensions": "5"},
+        {"variables": "[]", "query": "{ __typename }"},
+    ],
+)
+async def test_get_parameters_that_should_be_json_objects_are_a_400(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    response = await client.get(
+        "/graphql", params=params, headers={"accept": "text/html"}
+    )
+    assert response.status_code == 400
+    assert errors_of(response) == ["BAD_REQUEST"]
+
+
+async def test_a_cached_query_with_a_malformed_field_is_refused_like_strawberry(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/graphql", json={"query": APQ_QUERY})  # now cached
+    for payload in (
+        {"query": APQ_QUERY, "extensions": 5},
+        {"query": APQ_QUERY, "operationName": 5},
+        {"query": APQ_QUERY, "variables": [1]},
+    ):
+        response = await client.post("/graphql", json=payload)
+        assert response.status_code == 400, payload
+        assert "must be" in response.json()["errors"][0]["message"]
 
 
 async def test_a_hashed_request_is_labelled_by_its_document(
