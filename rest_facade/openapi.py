@@ -108,14 +108,6 @@ class PlainDoc:
 
 
 HTML_PAGE: JsonSchema = {"type": "string"}
-GRAPHQL_RESULT: JsonSchema = {
-    "type": "object",
-    "properties": {
-        "data": {"type": ["object", "null"]},
-        "errors": array({"type": "object"}),
-        "extensions": {"type": "object"},
-    },
-}
 # `extensions.persistedQuery`: a registered operation (or an APQ registration) by the
 # SHA-256 of its text; anything else there is a 400.
 PERSISTED_QUERY: JsonSchema = {
@@ -131,24 +123,50 @@ GRAPHQL_EXTENSIONS: JsonSchema = {
     "properties": {"persistedQuery": PERSISTED_QUERY},
 }
 GRAPHQL_VARIABLES: JsonSchema = {"type": ["object", "null"]}
-# A document, or a persisted operation's hash (or both: an APQ registration).
-GRAPHQL_REQUEST: JsonSchema = {
-    "type": "object",
-    "properties": {
-        "query": {"type": ["string", "null"]},
-        "operationName": {"type": ["string", "null"]},
-        "variables": GRAPHQL_VARIABLES,
-        "extensions": GRAPHQL_EXTENSIONS,
+_OPERATION_NAME: JsonSchema = {"type": ["string", "null"]}
+# Schemas shared by name (components.schemas): what a generated client calls them.
+SHARED_SCHEMAS: dict[str, JsonSchema] = {
+    "GraphQLResult": {
+        "type": "object",
+        "properties": {
+            "data": {"type": ["object", "null"]},
+            "errors": array({"type": "object"}),
+            "extensions": {"type": "object"},
+        },
     },
-    "anyOf": [
-        {"required": ["query"], "properties": {"query": {"minLength": 1}}},
-        {
-            "required": ["extensions"],
-            "properties": {
-                "extensions": {"type": "object", "required": ["persistedQuery"]}
+    # A document (and, with a hash beside it, an APQ registration)...
+    "GraphQLDocumentRequest": {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"type": "string", "minLength": 1},
+            "operationName": _OPERATION_NAME,
+            "variables": GRAPHQL_VARIABLES,
+            "extensions": GRAPHQL_EXTENSIONS,
+        },
+    },
+    # ... or a persisted operation by hash alone.
+    "PersistedOperationRequest": {
+        "type": "object",
+        "required": ["extensions"],
+        "properties": {
+            "query": {"type": ["string", "null"]},
+            "operationName": _OPERATION_NAME,
+            "variables": GRAPHQL_VARIABLES,
+            "extensions": {
+                "type": "object",
+                "required": ["persistedQuery"],
+                "properties": {"persistedQuery": PERSISTED_QUERY},
             },
         },
-    ],
+    },
+}
+GRAPHQL_RESULT: JsonSchema = {"$ref": "#/components/schemas/GraphQLResult"}
+GRAPHQL_REQUEST: JsonSchema = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/GraphQLDocumentRequest"},
+        {"$ref": "#/components/schemas/PersistedOperationRequest"},
+    ]
 }
 
 
@@ -193,6 +211,7 @@ def build_openapi(
         "components": {
             "securitySchemes": SECURITY_SCHEMES,
             "responses": builder.responses.components,
+            "schemas": {**SHARED_SCHEMAS, **builder.responses.schemas},
         },
     }
 

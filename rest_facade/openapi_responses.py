@@ -1,7 +1,9 @@
 """The OpenAPI document's response bodies: each envelope's success and error bodies.
 
 Error responses are shared: `Responses` fills `components.responses` with one entry
-per envelope family and status as rows use them, and hands out `$ref`s to it.
+per envelope family and status as rows use them, and `components.schemas` with
+their bodies (named, so a generated client has one `StandardNotFoundError` model
+rather than one per route), and hands out `$ref`s to them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Responses:
 
     def __init__(self) -> None:
         self.components: dict[str, Any] = {}
+        self.schemas: dict[str, Any] = {}
 
     def error_ref(self, envelope: Envelope, status: int) -> JsonSchema:
         code, text = ERRORS[status]
@@ -49,13 +52,13 @@ class Responses:
                 if status == 429
                 else {"type": "object"}
             )
+            words = "".join(part.title() for part in code.split("_"))
+            body = self._schema(
+                f"{family}{words}Error", _error_body(family, {"const": code}, details)
+            )
             entry: JsonSchema = {
                 "description": text,
-                "content": {
-                    "application/json": {
-                        "schema": _error_body(family, {"const": code}, details)
-                    }
-                },
+                "content": {"application/json": {"schema": body}},
             }
             if status == 429:
                 entry["headers"] = {
@@ -69,8 +72,11 @@ class Responses:
         if name not in self.components:
             schema = {
                 "anyOf": [
-                    _error_body("Bare", STRING, {"type": "object"}),
-                    _error_body("Standard", STRING, {"type": "object"}),
+                    self._schema(
+                        f"{family}Error",
+                        _error_body(family, STRING, {"type": "object"}),
+                    )
+                    for family in ("Bare", "Standard")
                 ]
             }
             self.components[name] = {
@@ -78,6 +84,10 @@ class Responses:
                 "content": {"application/json": {"schema": schema}},
             }
         return {"$ref": f"#/components/responses/{name}"}
+
+    def _schema(self, name: str, schema: JsonSchema) -> JsonSchema:
+        self.schemas.setdefault(name, schema)
+        return {"$ref": f"#/components/schemas/{name}"}
 
 
 def success(

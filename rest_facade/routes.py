@@ -146,9 +146,13 @@ ROUTES: tuple[RestRoute, ...] = (
         envelope=STANDARD,
         summary="Enabled billing providers (public)",
         links=(
+            # A key of this provider, in the user's default project.
             Link(
                 "CreateApiKey",
-                body={"billingProviderId": "$response.body#/data/providers/0/id"},
+                body={
+                    "billingProviderId": "$response.body#/data/providers/0/id",
+                    "projectId": None,
+                },
             ),
         ),
     ),

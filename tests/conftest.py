@@ -43,6 +43,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(getattr(pytest.mark, tier_of(item.path)))
 
 
+# One line per fuzz run (its seed, cases, failures), printed at the end of the
+# session: test_schemathesis.py records it as a property, which pytest-xdist
+# hands back to this process with the test's report.
+FUZZ_SUMMARIES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        FUZZ_SUMMARIES.extend(
+            str(value)
+            for name, value in report.user_properties
+            if name == "fuzz-summary"
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in FUZZ_SUMMARIES:
+        terminalreporter.write_line(line)
+
+
 def tier_of(path: Path) -> str:
     parts = path.relative_to(TESTS).parts
     if len(parts) < 2 or parts[0] not in TIERS:

@@ -54,8 +54,24 @@ def response_schema(
     if "$ref" in response:
         response = document["components"]["responses"][response["$ref"].split("/")[-1]]
     content = response["content"]
-    schema: Document = content[media or "application/json"]["schema"]
+    schema: Document = resolved(
+        document, content[media or "application/json"]["schema"]
+    )
     return schema
+
+
+def resolved(document: Document, schema: Any) -> Any:
+    """`schema` with every `$ref` into the document replaced by what it names."""
+    if isinstance(schema, list):
+        return [resolved(document, item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        target: Any = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return resolved(document, target)
+    return {key: resolved(document, value) for key, value in schema.items()}
 
 
 def assert_matches(schema: Document, body: Any) -> None:
