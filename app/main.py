@@ -59,7 +59,7 @@ from app.upstream.oauth import OAuthClient, provider_endpoints
 from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
-from rest_facade.plain import plain_routes
+from rest_facade.plain import UNLIMITED_PATHS, plain_routes
 from rest_facade.prepare import OPERATIONS_DIR, OperationError, check_operations
 from rest_facade.refusals import error_body, family_envelope
 
@@ -268,6 +268,7 @@ def create_app(
                 graphql_label=OperationLabels(_root_fields(schema), policy.registry),
                 deadline=settings.request_deadline,
                 routes=routes,
+                exempt_paths=UNLIMITED_PATHS,
             ),
         ],
     )

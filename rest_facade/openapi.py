@@ -32,7 +32,12 @@ from app.schema import graphql_schema
 from rest_facade.body import FIELD_RULES, TEXT
 from rest_facade.envelope import Standard
 from rest_facade.handler import BYPASS_PARAMS
-from rest_facade.openapi_responses import SERVER_WIDE, Responses, success
+from rest_facade.openapi_responses import (
+    GRAPHQL_FAMILY,
+    SERVER_WIDE,
+    Responses,
+    success,
+)
 from rest_facade.openapi_schema import (
     STRING,
     JsonSchema,
@@ -105,6 +110,8 @@ class PlainDoc:
     path: Mapping[str, JsonSchema | Enumerated] = field(default_factory=dict)
     # Query parameters sent as JSON text (OpenAPI's `content`, not `schema`).
     json_query: tuple[str, ...] = ()
+    # Counted by the `public` rate limit (429); health, readiness and metrics are not.
+    rate_limited: bool = True
 
 
 HTML_PAGE: JsonSchema = {"type": "string"}
@@ -120,7 +127,8 @@ PERSISTED_QUERY: JsonSchema = {
 }
 GRAPHQL_EXTENSIONS: JsonSchema = {
     "type": ["object", "null"],
-    "properties": {"persistedQuery": PERSISTED_QUERY},
+    # null: no persisted query (a document must come)
+    "properties": {"persistedQuery": nullable(PERSISTED_QUERY)},
 }
 GRAPHQL_VARIABLES: JsonSchema = {"type": ["object", "null"]}
 _OPERATION_NAME: JsonSchema = {"type": ["string", "null"]}
@@ -380,7 +388,7 @@ class _Builder:
         for status in sorted(statuses):
             responses[str(status)] = self.responses.error_ref(row.envelope, status)
         for status in SERVER_WIDE:
-            responses[str(status)] = self.responses.server_wide_ref(status)
+            responses[str(status)] = self.responses.error_ref(row.envelope, status)
         return responses
 
     # --- plain routes --------------------------------------------------------------
@@ -401,8 +409,9 @@ class _Builder:
             responses[str(status)] = entry
         for status in doc.errors:
             responses[str(status)] = self.responses.error_ref(Standard(), status)
-        for status in SERVER_WIDE:
-            responses[str(status)] = self.responses.server_wide_ref(status)
+        family = _refusal_family(path)
+        for status in (*SERVER_WIDE, *((429,) if doc.rate_limited else ())):
+            responses[str(status)] = self.responses.error_ref(family, status)
         path_params = _PATH_PARAM.findall(path)
         result: JsonSchema = {
             "operationId": _operation_id(path, method),
@@ -470,6 +479,14 @@ def _link(link: Link) -> JsonSchema:
     if link.body is not None:
         found["requestBody"] = dict(link.body)
     return found
+
+
+def _refusal_family(path: str) -> str:
+    """The envelope of what the edge refuses on a plain route (rest_facade/
+    refusals.py's `error_body`)."""
+    if path == "/graphql" or path.startswith("/graphql/"):
+        return GRAPHQL_FAMILY
+    return "Standard" if path.startswith("/api/v1/") else "Bare"
 
 
 def _tag(path: str) -> str:

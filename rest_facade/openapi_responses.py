@@ -27,12 +27,16 @@ ERRORS: Mapping[int, tuple[str, str]] = {
     429: ("RATE_LIMITED", "Too many requests: retry after `Retry-After` seconds"),
     503: ("SERVICE_UNAVAILABLE", "An upstream service is unavailable"),
 }
-# Answered before any route runs (request size limits), in either error family.
-SERVER_WIDE: Mapping[int, str] = {
-    413: "Request body too large",
-    414: "Query string too long",
-    431: "Request headers too large",
+# Answered before any route runs (request size limits), in the path's error family.
+SERVER_WIDE: Mapping[int, tuple[str, str]] = {
+    413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
+    414: ("URI_TOO_LONG", "Query string too long"),
+    431: ("HEADERS_TOO_LARGE", "Request headers too large"),
 }
+# `/graphql` answers its refusals as a GraphQL result: {"errors": [{message,
+# extensions: {code}}]}.
+GRAPHQL_FAMILY = "GraphQL"
+GRAPHQL_RESULT_REF: JsonSchema = {"$ref": "#/components/schemas/GraphQLResult"}
 
 
 class Responses:
@@ -42,9 +46,11 @@ class Responses:
         self.components: dict[str, Any] = {}
         self.schemas: dict[str, Any] = {}
 
-    def error_ref(self, envelope: Envelope, status: int) -> JsonSchema:
-        code, text = ERRORS[status]
-        family = _family(envelope)
+    def error_ref(self, envelope: Envelope | str, status: int) -> JsonSchema:
+        """The error response of one status in one family (an envelope, or
+        "GraphQL"), statuses of rows and the refusals of size caps alike."""
+        code, text = ERRORS[status] if status in ERRORS else SERVER_WIDE[status]
+        family = envelope if isinstance(envelope, str) else _family(envelope)
         name = f"{family}{status}"
         if name not in self.components:
             details = (
@@ -53,8 +59,13 @@ class Responses:
                 else {"type": "object"}
             )
             words = "".join(part.title() for part in code.split("_"))
-            body = self._schema(
-                f"{family}{words}Error", _error_body(family, {"const": code}, details)
+            body = (
+                GRAPHQL_RESULT_REF
+                if family == GRAPHQL_FAMILY
+                else self._schema(
+                    f"{family}{words}Error",
+                    _error_body(family, {"const": code}, details),
+                )
             )
             entry: JsonSchema = {
                 "description": text,
@@ -65,24 +76,6 @@ class Responses:
                     "Retry-After": {"schema": {"type": "integer", "minimum": 0}}
                 }
             self.components[name] = entry
-        return {"$ref": f"#/components/responses/{name}"}
-
-    def server_wide_ref(self, status: int) -> JsonSchema:
-        name = f"ServerWide{status}"
-        if name not in self.components:
-            schema = {
-                "anyOf": [
-                    self._schema(
-                        f"{family}Error",
-                        _error_body(family, STRING, {"type": "object"}),
-                    )
-                    for family in ("Bare", "Standard")
-                ]
-            }
-            self.components[name] = {
-                "description": SERVER_WIDE[status],
-                "content": {"application/json": {"schema": schema}},
-            }
         return {"$ref": f"#/components/responses/{name}"}
 
     def _schema(self, name: str, schema: JsonSchema) -> JsonSchema:

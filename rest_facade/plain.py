@@ -8,7 +8,7 @@ dispatch reads the router built from both, never a list of its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -61,6 +61,8 @@ class PlainRoute:
     endpoint: Any  # a Starlette endpoint: request -> response, or an ASGI app
     docs: Mapping[str, PlainDoc] = field(default_factory=dict)  # by method
     mount: bool = False
+    # Counted by the `public` rate limit: all but what probes and scrapers call.
+    rate_limited: bool = True
 
 
 async def persisted_operations(request: Request) -> Response:
@@ -92,6 +94,7 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     PlainRoute(
         "/healthz",
         pages.healthz,
+        rate_limited=False,
         docs={
             "GET": PlainDoc(
                 "Liveness, and which upstreams are simulated",
@@ -111,6 +114,7 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     PlainRoute(
         "/readyz",
         pages.readyz,
+        rate_limited=False,
         docs={
             "GET": PlainDoc(
                 "Readiness: 503 until startup has finished, then 200 with the state "
@@ -166,6 +170,7 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     PlainRoute(
         "/metrics",
         pages.metrics,
+        rate_limited=False,
         docs={
             "GET": PlainDoc(
                 "Prometheus metrics (text format); `Authorization: Bearer "
@@ -350,8 +355,12 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
 )
 
 PLAIN_DOCS: tuple[tuple[str, str, PlainDoc], ...] = tuple(
-    (row.path, method, doc) for row in PLAIN_ROUTES for method, doc in row.docs.items()
+    (row.path, method, replace(doc, rate_limited=row.rate_limited))
+    for row in PLAIN_ROUTES
+    for method, doc in row.docs.items()
 )
+# What the edge never rate-limits.
+UNLIMITED_PATHS = frozenset(row.path for row in PLAIN_ROUTES if not row.rate_limited)
 
 
 def plain_routes() -> list[BaseRoute]:

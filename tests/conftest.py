@@ -43,18 +43,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(getattr(pytest.mark, tier_of(item.path)))
 
 
-# One line per fuzz run (its seed, cases, failures), printed at the end of the
-# session: test_schemathesis.py records it as a property, which pytest-xdist
-# hands back to this process with the test's report.
+# What the independent consumers did (schemathesis: seed, cases, checks, failures;
+# the generated client: its calls), printed at the end of the session: the tests
+# record a `summary` property, which pytest-xdist hands back with their reports.
 FUZZ_SUMMARIES: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call":
         FUZZ_SUMMARIES.extend(
-            str(value)
-            for name, value in report.user_properties
-            if name == "fuzz-summary"
+            str(value) for name, value in report.user_properties if name == "summary"
         )
 
 

@@ -17,11 +17,13 @@ from starlette.routing import Route
 
 from app.developer.broker import check_session_id
 from app.errors import AppError
+from app.main import create_app
+from app.settings import Settings
 from rest_facade.envelope import STANDARD
 from rest_facade.openapi import OpenApiError, _Builder, nullable
 from rest_facade.params import WHITESPACE
 from rest_facade.routes import ROUTES, RestRoute
-from tests.support.app import auth
+from tests.support.app import Clock, auth, serve
 
 Document = dict[str, Any]
 KEYS = "/api/v1/developer/keys"
@@ -483,3 +485,23 @@ def test_a_bare_row_cannot_have_meta() -> None:
     row = RestRoute("/pets", "Pets", "pets", body="filter", meta="meta")
     with pytest.raises(OpenApiError, match="no meta"):
         _Builder(build_schema(SDL)).route(row, parse(DOC), "POST")
+
+
+@pytest.mark.parametrize(
+    "path", ["/graphql", "/openapi.json", "/api/v1/auth/csrf", "/api/v1/dashboard/kpi"]
+)
+async def test_a_size_cap_refusal_answers_as_documented(
+    settings: Settings,
+    simulator: Starlette,
+    clock: Clock,
+    document: Document,
+    path: str,
+) -> None:
+    capped = settings.model_copy(update={"max_query_string_bytes": 256})
+    async with serve(create_app(capped, simulator=simulator, clock=clock)) as http:
+        response = await http.get(path, params={"x": "y" * 300})
+    assert response.status_code == 414
+    assert_matches(response_schema(document, path, "GET", 414), response.json())
+    body = response.json()
+    error = body["error"] if "error" in body else body["errors"][0]["extensions"]
+    assert error["code"] == "URI_TOO_LONG"

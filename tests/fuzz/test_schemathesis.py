@@ -128,7 +128,7 @@ async def test_schemathesis_with_every_check_finds_no_failure(
         f"schemathesis {seed=}: {cases} cases, {len(checks)} checks "
         f"({', '.join(checks)}), {found} failures (replay: FUZZ_SEED={seed})"
     )
-    record_property("fuzz-summary", summary)
+    record_property("summary", summary)
     sys.stdout.write(summary + "\n" + text[text.find("SUMMARY") :] + "\n")
     assert process.returncode == 0, f"{summary}\n\n{text[-30_000:]}"
     assert found == 0, summary
