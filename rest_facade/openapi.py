@@ -1,18 +1,18 @@
 """`GET /openapi.json`: an OpenAPI 3.1 document generated from the route table.
 
-Nothing is written by hand per row of `ROUTES`: parameters are typed by the
-operation's variables and each `Param`'s schema, the request body by the body
-variable's input type, the 200 body by the operation's selection set
+Nothing is written by hand per row of `ROUTES`: each parameter is what its parser
+accepts (`params.py`), the request body the body variable's input type with its
+resolver's rules (`body.py`), the 200 body the operation's selection set
 (`openapi_schema`), and each status the row can answer gets its envelope's error
-body (`openapi_responses`). Plain routes are `PlainDoc` rows. A test validates the
-document; the fuzz tests check that the server keeps to it.
+body (`openapi_responses`); links lead from created ids to the rows that take them.
+Plain routes are `PlainDoc` rows (`openapi_plain`). A test validates the document;
+schemathesis and a generated client check that the server keeps to it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
@@ -32,6 +32,7 @@ from app.schema import graphql_schema
 from rest_facade.body import FIELD_RULES, TEXT
 from rest_facade.envelope import Standard
 from rest_facade.handler import BYPASS_PARAMS
+from rest_facade.openapi_plain import SHARED_SCHEMAS, PlainDoc
 from rest_facade.openapi_responses import (
     GRAPHQL_FAMILY,
     SERVER_WIDE,
@@ -43,7 +44,6 @@ from rest_facade.openapi_schema import (
     JsonSchema,
     OpenApiError,
     SchemaWalker,
-    array,
     closed,
     is_nullable,
     nullable,
@@ -52,21 +52,7 @@ from rest_facade.params import PATH_SEGMENT, Enumerated
 from rest_facade.prepare import prepare
 from rest_facade.routes import ROUTES, Link, RestRoute
 
-__all__ = [
-    "GRAPHQL_EXTENSIONS",
-    "GRAPHQL_REQUEST",
-    "GRAPHQL_RESULT",
-    "GRAPHQL_VARIABLES",
-    "HTML_PAGE",
-    "STRING",
-    "OpenApiError",
-    "PlainDoc",
-    "PlainResponse",
-    "array",
-    "build_openapi",
-    "closed",
-    "nullable",
-]
+__all__ = ["OpenApiError", "build_openapi", "nullable"]
 
 OPENAPI_VERSION = "3.1.0"
 SECURITY_SCHEMES: JsonSchema = {
@@ -85,97 +71,6 @@ SECURITY_SCHEMES: JsonSchema = {
     },
 }
 _PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
-
-
-# --- plain routes ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PlainResponse:
-    description: str
-    content: Mapping[str, JsonSchema] = field(default_factory=dict)  # media -> schema
-    headers: Mapping[str, str] = field(default_factory=dict)  # name -> description
-
-
-@dataclass(frozen=True, slots=True)
-class PlainDoc:
-    """One method of a plain route (not a row of ROUTES) as the document shows it;
-    the route's row in the plain-route table gives its path and method."""
-
-    summary: str
-    responses: Mapping[int, PlainResponse]
-    query: Mapping[str, JsonSchema] = field(default_factory=dict)
-    body: JsonSchema | None = None
-    errors: tuple[int, ...] = ()  # statuses answered with the standard error body
-    tag: str = "Service"
-    required: tuple[str, ...] = ()  # query parameters whose absence is a 400
-    path: Mapping[str, JsonSchema | Enumerated] = field(default_factory=dict)
-    # Query parameters sent as JSON text (OpenAPI's `content`, not `schema`).
-    json_query: tuple[str, ...] = ()
-    # Counted by the `public` rate limit (429); health, readiness and metrics are not.
-    rate_limited: bool = True
-
-
-HTML_PAGE: JsonSchema = {"type": "string"}
-# `extensions.persistedQuery`: a registered operation (or an APQ registration) by the
-# SHA-256 of its text; anything else there is a 400.
-PERSISTED_QUERY: JsonSchema = {
-    "type": "object",
-    "required": ["version", "sha256Hash"],
-    "properties": {
-        "version": {"const": 1},
-        "sha256Hash": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
-    },
-}
-GRAPHQL_EXTENSIONS: JsonSchema = {
-    "type": ["object", "null"],
-    # null: no persisted query (a document must come)
-    "properties": {"persistedQuery": nullable(PERSISTED_QUERY)},
-}
-GRAPHQL_VARIABLES: JsonSchema = {"type": ["object", "null"]}
-_OPERATION_NAME: JsonSchema = {"type": ["string", "null"]}
-# Schemas shared by name (components.schemas): what a generated client calls them.
-SHARED_SCHEMAS: dict[str, JsonSchema] = {
-    "GraphQLResult": {
-        "type": "object",
-        "properties": {
-            "data": {"type": ["object", "null"]},
-            "errors": array({"type": "object"}),
-            "extensions": {"type": "object"},
-        },
-    },
-    # A document (and, with a hash beside it, an APQ registration)...
-    "GraphQLDocumentRequest": {
-        "type": "object",
-        "required": ["query"],
-        "properties": {
-            "query": {"type": "string", "minLength": 1},
-            "operationName": _OPERATION_NAME,
-            "variables": GRAPHQL_VARIABLES,
-            "extensions": GRAPHQL_EXTENSIONS,
-        },
-    },
-    # ... or a persisted operation by hash alone.
-    "PersistedOperationRequest": {
-        "type": "object",
-        "required": ["extensions"],
-        "properties": {
-            "query": {"type": ["string", "null"]},
-            "operationName": _OPERATION_NAME,
-            "variables": GRAPHQL_VARIABLES,
-            "extensions": {
-                "type": "object",
-                "required": ["persistedQuery"],
-                "properties": {"persistedQuery": PERSISTED_QUERY},
-            },
-        },
-    },
-}
-GRAPHQL_RESULT: JsonSchema = {"$ref": "#/components/schemas/GraphQLResult"}
-GRAPHQL_REQUEST: JsonSchema = {
-    "anyOf": [
-        {"$ref": "#/components/schemas/GraphQLDocumentRequest"},
-        {"$ref": "#/components/schemas/PersistedOperationRequest"},
-    ]
-}
 
 
 # --- the document --------------------------------------------------------------------

@@ -17,19 +17,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from rest_facade import pages
-from rest_facade.openapi import (
+from rest_facade.openapi import build_openapi
+from rest_facade.openapi_plain import (
     GRAPHQL_EXTENSIONS,
     GRAPHQL_REQUEST,
     GRAPHQL_RESULT,
     GRAPHQL_VARIABLES,
     HTML_PAGE,
-    STRING,
     PlainDoc,
     PlainResponse,
-    array,
-    build_openapi,
-    closed,
 )
+from rest_facade.openapi_schema import STRING, array, closed
 from rest_facade.params import PROVIDER_SLUG, WHITESPACE
 
 JSON = "application/json"

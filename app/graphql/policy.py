@@ -1,19 +1,13 @@
 """What `/graphql` runs: registered operations by hash, APQ, and the policy for
-documents that are not registered (`PERSISTED_OPERATIONS`).
+documents that are not registered (`PERSISTED_OPERATIONS`): `audit` runs all and
+counts (and logs the hash of) unregistered documents sent without a token;
+`enforce-anonymous` runs only registered operations without a valid developer
+token, and registers nothing; `off` takes no hashes.
 
-- `audit` (default): everything runs. Requests without a token whose document is
-  not registered are counted (`naap_graphql_persisted_total{result="unregistered"}`)
-  and each such document's hash is logged once per process.
-- `enforce-anonymous`: requests without a valid developer token run registered
-  operations only, by hash or by their exact text; APQ registration is off.
-- `off`: documents run as sent; a request carrying a hash is answered
-  `PERSISTED_QUERY_NOT_SUPPORTED`.
-
-`PersistedOperations` is the schema extension that applies it to what Strawberry
-runs for `/graphql`; it refuses through pre-execution errors (never by raising),
-so every transport answers a refusal as a GraphQL result. The front
-(endpoint.py) asks the same `Policy` about the public queries it serves from the
-cache.
+`PersistedOperations`, a schema extension, applies it to what Strawberry runs for
+`/graphql` and refuses through pre-execution errors (never by raising), so every
+transport answers a refusal as a GraphQL result; the front (endpoint.py) asks the
+same `Policy` about the public queries it answers from the cache.
 """
 
 from __future__ import annotations
