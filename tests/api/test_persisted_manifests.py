@@ -120,6 +120,8 @@ async def test_manifests_given_twice_or_overlapping_register_each_once(
         (manifest({"id": 1, "body": QUERY}), r"needs a string `id` and `body`"),
         (manifest(entry(QUERY, type="read")), r"`type` is not one of"),
         ({**manifest(), "operations": ["x"]}, r"operation #0 is not an object"),
+        (manifest(entry(f"{QUERY} {MUTATION}")), r"A persisted operation is one"),
+        (manifest(entry(QUERY, name=5)), r"`name` is not a string"),
     ],
     ids=[
         "bad-json",
@@ -131,6 +133,8 @@ async def test_manifests_given_twice_or_overlapping_register_each_once(
         "id-not-a-string",
         "unknown-type",
         "not-an-object",
+        "two-operations",
+        "name-not-a-string",
     ],
 )
 def test_a_bad_manifest_stops_startup(

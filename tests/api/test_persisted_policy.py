@@ -12,6 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.context import Context
 from app.graphql.policy import REQUIRED_MESSAGE
 from app.main import create_app
 from app.settings import Settings
@@ -161,3 +162,29 @@ async def test_off_runs_documents_and_takes_no_hashes(build: Any) -> None:
     assert text.json()["data"]["protocol"]["currentRound"] > 0
     assert errors_of(by_hash) == errors_of(by_get) == ["PERSISTED_QUERY_NOT_SUPPORTED"]
     assert sample("naap_graphql_persisted_total", result="unregistered") == before
+
+
+async def test_the_extension_refuses_in_band_for_any_transport(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """What Strawberry runs without the HTTP front (a WebSocket or SSE transport):
+    the policy's extension answers malformed and unknown hashes as errors of the
+    result, never by raising, and registers a document sent with its hash."""
+    services = app.state.services
+    schema = app.state.schema
+
+    async def run(query: str | None, extensions: Any) -> Any:
+        context = Context(services=services, persisted_policy=True)
+        return await schema.execute(
+            query, operation_extensions=extensions, context_value=context
+        )
+
+    malformed = await run(None, {"persistedQuery": "x"})
+    assert [e.extensions["code"] for e in malformed.errors] == ["BAD_REQUEST"]
+    digest = sha256(APQ_QUERY)
+    miss = await run(None, persisted(digest))
+    assert [e.extensions["code"] for e in miss.errors] == ["PERSISTED_QUERY_NOT_FOUND"]
+    registered = await run(APQ_QUERY, persisted(digest))
+    assert registered.errors is None
+    hit = await run(None, persisted(digest))
+    assert hit.data == registered.data
