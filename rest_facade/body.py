@@ -22,8 +22,8 @@ from graphql import (
 from graphql.pyutils import Undefined
 from starlette.requests import Request
 
-from app.developer.keystore import MAX_KEY_LENGTH
 from app.errors import BadRequest
+from app.inputs import MAX_KEY_LENGTH
 from resolvers.keys import MAX_LABEL
 from resolvers.projects import MAX_NAME
 from rest_facade.params import WHITESPACE
