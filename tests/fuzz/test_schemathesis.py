@@ -42,7 +42,7 @@ from tests.support.loopback import serve_on_loopback
 pytestmark = pytest.mark.timeout(600)
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 STATEFUL_STEPS = 12  # per scenario: enough to create a key, read, revoke it
 MINIMUM_CASES = 1_000
 RUN_TIMEOUT = 420  # seconds
