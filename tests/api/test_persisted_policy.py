@@ -188,3 +188,13 @@ async def test_the_extension_refuses_in_band_for_any_transport(
     assert registered.errors is None
     hit = await run(None, persisted(digest))
     assert hit.data == registered.data
+
+
+def test_an_unknown_policy_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("PERSISTED_OPERATIONS", "enforce")
+    with pytest.raises(SettingsError, match="persisted_operations"):
+        load_settings()
