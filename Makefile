@@ -16,7 +16,7 @@ SERVE  := $(BIN)/python scripts/serve.py
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate run sim test test-fast lint fmt schema schema-check lock clean
+.PHONY: help install migrate run sim test test-fast lint fmt schema schema-check manifest lock clean
 
 help:
 	@echo "make run        serve the API on http://$(HOST):$(PORT) (simulated upstreams unless URLs are set)"
@@ -25,6 +25,7 @@ help:
 	@echo "make sim        run the upstream simulator alone on port $(SIM_PORT)"
 	@echo "make bench      load the routes (and the page at /) -> BENCHMARKS.md;  make audit  Lighthouse on /"
 	@echo "make schema     regenerate schema.graphql from the code"
+	@echo "make manifest   write the persisted-operation manifest (var/persisted-operations.json)"
 	@echo "make fmt        format the code;  make lock  re-pin dependencies"
 
 $(BIN)/python:
@@ -104,6 +105,11 @@ lint: install
 
 schema: install
 	$(BIN)/python scripts/export_schema.py schema.graphql
+
+# The persisted operations (Apollo manifest format), as GET
+# /graphql/persisted-operations.json serves them: make manifest [OUT=file]
+manifest: install
+	$(BIN)/python scripts/export_manifest.py $(or $(OUT),var/persisted-operations.json)
 
 # Every tier (tests/unit, api, integration, fuzz) on TEST_WORKERS processes, under
 # coverage through pytest-cov (`coverage run` would measure only the pytest-xdist

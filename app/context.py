@@ -74,6 +74,10 @@ class Context:
     # The request's ASGI state: the edge middleware's request id (masked errors
     # name it) is read from it, and the user hash (for the access log) written to it.
     request_state: dict[str, Any] | None = None
+    # Whether the persisted-operation policy judges this execution's document: a
+    # /graphql request Strawberry runs. (The /graphql front judges the queries it
+    # answers from the cache itself; REST rows run registered operations.)
+    persisted_policy: bool = False
     _principal: Principal | None = None
     _write_counted: bool = False
 

@@ -28,6 +28,10 @@ FEES_DAYS_MESSAGE = (
 
 _IDENT = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
 
+# The longest provider key the Developer API registers (app/developer/keystore.py);
+# here, so the REST facade's documentation reads it without the database stack.
+MAX_KEY_LENGTH = 4096
+
 
 def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))

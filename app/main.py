@@ -41,10 +41,13 @@ from app.developer.crypto import SecretBox
 from app.edge.cors import CorsMiddleware
 from app.edge.logs import configure_logging
 from app.edge.middleware import ObservabilityMiddleware
+from app.graphql.apq import AutomaticPersistedQueries
 from app.graphql.endpoint import GraphQLEndpoint
-from app.graphql.graphiql import DEFAULT_QUERY
+from app.graphql.graphiql import DEFAULT_QUERY, ENFORCED_NOTICE
 from app.graphql.labels import OperationLabels
-from app.graphql.limits import limits_extension
+from app.graphql.limits import Limits, limits_extension
+from app.graphql.persisted import Registry
+from app.graphql.policy import PersistedOperations, Policy
 from app.metrics import READINESS
 from app.ratelimit import RateLimiter
 from app.schema import build_schema, graphql_schema
@@ -58,11 +61,11 @@ from app.upstream.subgraph import SubgraphClient
 from app.web.site import STATIC as WEB_STATIC
 from app.web.site import WebSite
 from rest_facade.docs import ASSETS_DIR as DOCS_ASSETS
-from rest_facade.envelope import http_error_response
+from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
-from rest_facade.plain import plain_routes
-from rest_facade.prepare import OperationError, check_operations
-from rest_facade.refusals import error_body
+from rest_facade.plain import UNLIMITED_PATHS, plain_routes
+from rest_facade.prepare import OPERATIONS_DIR, OperationError, check_operations
+from rest_facade.refusals import error_body, family_envelope
 
 log = logging.getLogger("naap")
 
@@ -220,9 +223,18 @@ def _snapshots(settings: Settings) -> Snapshots:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (no route, or not this method), in the envelope of
+    the path's family."""
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
-    return http_error_response(exc)
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    code = codes.get(exc.status_code, "BAD_REQUEST")
+    envelope = family_envelope(request.url.path)
+    return json_response(
+        envelope.error(code, str(exc.detail)),
+        exc.status_code,
+        dict(exc.headers or {}),
+    )
 
 
 def create_app(
@@ -238,11 +250,18 @@ def create_app(
     services = build_services(
         settings, transports=transports, simulator=simulator, clock=clock
     )
-    schema = build_schema([limits_extension(settings)])
+    policy: Policy | None = None
+
+    def persisted_operations() -> PersistedOperations:
+        assert policy is not None  # noqa: S101  (set below, before any request)
+        return PersistedOperations(policy)
+
+    schema = build_schema([limits_extension(settings), persisted_operations])
+    policy = _policy(settings, services, schema)
     routes: list[BaseRoute] = [*build_routes(schema, services), *plain_routes()]
     app = Starlette(
         routes=routes,
-        lifespan=_lifespan(services, schema),
+        lifespan=_lifespan(services, schema, policy),
         exception_handlers={HTTPException: _http_error},
         middleware=[
             # Outside the edge, so its refusals carry CORS headers a browser can read.
@@ -252,17 +271,22 @@ def create_app(
                 settings=settings,
                 limiter=services.limiter,
                 error_body=error_body,
-                graphql_label=OperationLabels(_root_fields(schema)),
+                graphql_label=OperationLabels(_root_fields(schema), policy.registry),
                 deadline=settings.request_deadline,
                 routes=routes,
+                exempt_paths=UNLIMITED_PATHS,
             ),
         ],
     )
     # What the plain routes' delegates and pages read.
     app.state.services = services
     app.state.schema = schema
+    app.state.persisted = policy
     app.state.graphql = GraphQLEndpoint(
-        _strawberry_app(schema, services, GRAPHIQL_ASSETS), schema, services
+        _strawberry_app(schema, services, GRAPHIQL_ASSETS, policy),
+        schema,
+        services,
+        policy,
     )
     app.state.graphiql_assets = StaticFiles(directory=GRAPHIQL_ASSETS, check_dir=False)
     app.state.simulator = services.simulator
@@ -279,8 +303,30 @@ def create_app(
     return app
 
 
+def _policy(
+    settings: Settings, services: Services, schema: strawberry.Schema
+) -> Policy:
+    """The persisted operations (the REST facade's operation files, and the
+    manifests of PERSISTED_OPERATIONS_FILES, validated now: a bad one stops the
+    server) and the policy for everything else; APQ's store in `audit` only."""
+    registry = Registry.load(
+        schema,
+        Limits.from_settings(settings),
+        folders=(OPERATIONS_DIR,),
+        manifests=settings.persisted_operations_files,
+    )
+    apq = None
+    if settings.persisted_operations == "audit":
+        apq = AutomaticPersistedQueries.build(
+            settings.cache_url,
+            max_entries=settings.apq_max_entries,
+            ttl=settings.apq_ttl,
+        )
+    return Policy(settings.persisted_operations, registry, apq, services.limiter)
+
+
 def _strawberry_app(
-    schema: strawberry.Schema, services: Services, assets_dir: Path
+    schema: strawberry.Schema, services: Services, assets_dir: Path, policy: Policy
 ) -> Callable[[], ASGIApp]:
     """Strawberry's ASGI app for /graphql, made (and strawberry.asgi imported, ~10
     ms) when a request first needs it, not at startup."""
@@ -293,14 +339,16 @@ def _strawberry_app(
             services,
             assets_dir=assets_dir,
             assets_path=GRAPHIQL_ASSETS_PATH,
-            default_query=DEFAULT_QUERY,
+            default_query=(
+                ENFORCED_NOTICE + DEFAULT_QUERY if policy.enforcing else DEFAULT_QUERY
+            ),
         )
 
     return make
 
 
 def _lifespan(
-    services: Services, schema: strawberry.Schema
+    services: Services, schema: strawberry.Schema, policy: Policy
 ) -> Callable[[Starlette], Any]:
     settings = services.settings
 
@@ -348,6 +396,7 @@ def _lifespan(
                 services.db,
                 services.snapshots,
                 services.limiter,
+                *((policy.apq,) if policy.apq is not None else ()),
             ):
                 await client.aclose()
 

@@ -161,3 +161,14 @@ READINESS = Gauge(
     ["check"],
     registry=REGISTRY,
 )
+
+# --- Persisted operations ------------------------------------------------------------
+PERSISTED_RESULTS = Counter(
+    "naap_graphql_persisted_total",
+    "GraphQL requests as the persisted-operation policy saw them: operation (a "
+    "registered operation by hash), apq_hit, apq_miss, apq_registered, "
+    "hash_mismatch, not_supported, unregistered (no token and a document that is "
+    "not registered: what PERSISTED_OPERATIONS=enforce-anonymous refuses), refused.",
+    ["result"],
+    registry=REGISTRY,
+)

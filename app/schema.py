@@ -7,7 +7,7 @@ on first access (the server builds its own with its limits).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -239,6 +239,17 @@ class Schema(strawberry.Schema):
             )
 
 
+class CachedParse(ParserCache):
+    """Strawberry's parser cache, except for a document an earlier extension already
+    supplied (a persisted operation, parsed once when it was registered)."""
+
+    def on_parse(self) -> Iterator[None]:
+        if self.execution_context.graphql_document is not None:
+            yield
+            return
+        yield from super().on_parse()
+
+
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
@@ -250,7 +261,7 @@ def build_schema(
         extensions=[
             # Factories, as Strawberry expects; the caches live at module level.
             lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),
-            lambda: ParserCache(maxsize=256),
+            lambda: CachedParse(maxsize=256),
             *extensions,
         ],
     )

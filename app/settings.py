@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=4000, ge=100)
     graphql_max_repeated_fields: int = Field(default=5, ge=1)  # same field, one level
     graphql_max_directives: int = Field(default=5, ge=1)  # per location
+    # Persisted operations (app/graphql/persisted.py): the policy for documents
+    # that are not registered, Apollo-format manifests that register more, and the
+    # bound of the automatic (APQ) store: entries in process, seconds in Redis.
+    persisted_operations: Literal["audit", "enforce-anonymous", "off"] = "audit"
+    persisted_operations_files: Annotated[tuple[str, ...], NoDecode] = ()
+    apq_max_entries: int = Field(default=2_000, ge=1)
+    apq_ttl: float = Field(default=86_400.0, gt=0)
     # Request size caps, checked before anything reads the request.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger -> 413
     max_query_string_bytes: int = Field(default=4096, ge=256)  # larger -> 414
@@ -146,6 +153,13 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("persisted_operations_files", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
         return value
 
     @field_validator("eth_usd_price")

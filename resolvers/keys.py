@@ -77,7 +77,8 @@ def _required(value: str | None, field: str) -> str:
 
 
 def _optional_text(value: str | None, field: str, limit: int) -> str | None:
-    if value is not None and len(value.strip()) > limit:
+    # The text as given is what is stored (a label's column holds `limit`).
+    if value is not None and len(value) > limit:
         raise BadRequest(f"{field} must be {limit} characters or less")
     return value
 

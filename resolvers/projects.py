@@ -32,11 +32,11 @@ async def create_project(
 ) -> CreateProjectPayload:
     ctx = info.context
     user = await ctx.user(write=True)
+    if len(input.name or "") > MAX_NAME:
+        raise BadRequest(f"Project name must be {MAX_NAME} characters or less")
     name = (input.name or "").strip()
     if not name:
         raise BadRequest("Project name is required")
-    if len(name) > MAX_NAME:
-        raise BadRequest(f"Project name must be {MAX_NAME} characters or less")
     from app.developer import projects as stored
 
     project = await stored.create_project(ctx.db, user.sub, name, ctx.now())

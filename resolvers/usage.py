@@ -8,7 +8,8 @@ the database stack loads on first use, never at startup.
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import strawberry
@@ -18,21 +19,35 @@ from app.errors import BadRequest, Forbidden
 from app.types.developer import Usage, UsageRecord
 
 USAGE_WRITE_ROLE = "usage:write"
+# RFC 3339 (what OpenAPI's `date` and `date-time` formats mean), ASCII digits only.
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
 MAX_COUNT = 1_000_000_000
 
 
 def _parse_day(raw: str | None, field: str) -> date | None:
+    """An RFC 3339 full-date, or a date-time counted by its UTC date (a moment
+    before year 1 or after 9999 in UTC is the first or last day); empty = none."""
     if raw is None or raw == "":
         return None
     try:
-        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)  # OverflowError past year 1 or 9999
-    except (ValueError, OverflowError) as exc:
+        if _FULL_DATE.fullmatch(raw):
+            return date.fromisoformat(raw)
+        if not _DATE_TIME.fullmatch(raw):
+            raise ValueError(raw)
+        moment = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+    except ValueError as exc:
         raise BadRequest(
             f"{field} must be an ISO 8601 UTC date, e.g. 2026-05-01"
         ) from exc
-    return moment.date()
+    try:
+        return moment.astimezone(UTC).date()
+    except OverflowError:  # past year 1 or 9999 once in UTC
+        offset = moment.utcoffset()
+        return date.min if offset is not None and offset > timedelta(0) else date.max
 
 
 def _parse_time(raw: str | None, default: datetime) -> datetime:

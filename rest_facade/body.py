@@ -1,6 +1,7 @@
 """A row's JSON body, checked against its GraphQL input type before anything runs,
 with messages in the body's own terms ("name is required", "label must be a
-string") rather than GraphQL's."""
+string") rather than GraphQL's. `FIELD_RULES` is what the resolvers refuse beyond
+the GraphQL types, as JSON Schema, for the OpenAPI document's request bodies."""
 
 from __future__ import annotations
 
@@ -22,8 +23,22 @@ from graphql.pyutils import Undefined
 from starlette.requests import Request
 
 from app.errors import BadRequest
+from app.inputs import MAX_KEY_LENGTH
+from resolvers.keys import MAX_LABEL
+from resolvers.projects import MAX_NAME
+from rest_facade.params import WHITESPACE
 
 MAX_JSON_BODY = 64 * 1024
+# Every string of a body (`no_nul`), and those that must hold more than white space.
+TEXT = {"pattern": "^[^\\x00]*$"}
+NOT_BLANK = {"minLength": 1, "pattern": f"^[^\\x00]*[^{WHITESPACE}\\x00][^\\x00]*$"}
+FIELD_RULES: dict[tuple[str, str], dict[str, Any]] = {
+    ("CreateApiKeyInput", "billingProviderId"): NOT_BLANK,
+    ("CreateApiKeyInput", "rawApiKey"): {**NOT_BLANK, "maxLength": MAX_KEY_LENGTH},
+    ("CreateApiKeyInput", "label"): {"maxLength": MAX_LABEL},
+    ("CreateApiKeyInput", "projectName"): {"maxLength": MAX_LABEL},
+    ("CreateProjectInput", "name"): {**NOT_BLANK, "maxLength": MAX_NAME},
+}
 _TYPE_WORDS = {
     "String": "string",
     "Int": "integer",

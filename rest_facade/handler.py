@@ -113,16 +113,39 @@ class RowEndpoint:
         )
 
 
+class PathEndpoint:
+    """The rows of one path (`GET` and `DELETE /keys/{id}`), as one route: so a
+    405 on that path lists every method it takes in `Allow`."""
+
+    def __init__(self, rows: dict[str, RowEndpoint]) -> None:
+        self.rows = rows
+        if "GET" in rows:
+            self.rows.setdefault("HEAD", rows["GET"])
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.rows[scope["method"]](scope, receive, send)
+
+
 def build_routes(schema: strawberry.Schema, services: Services) -> list[Route]:
-    return [
-        Route(
-            p.row.path,
-            RowEndpoint(p, schema, services),
-            methods=list(p.row.methods),
-            name=p.row.operation,
+    """One route per path of the table, in the table's order."""
+    by_path: dict[str, dict[str, RowEndpoint]] = {}
+    names: dict[str, list[str]] = {}
+    for prepared in prepare(schema):
+        row = prepared.row
+        row_endpoint = RowEndpoint(prepared, schema, services)
+        for method in row.methods:
+            by_path.setdefault(row.path, {})[method] = row_endpoint
+        names.setdefault(row.path, []).append(row.operation)
+    routes = []
+    for path, rows in by_path.items():
+        methods = list(rows)
+        endpoint: RowEndpoint | PathEndpoint = (
+            next(iter(rows.values())) if len(rows) == 1 else PathEndpoint(dict(rows))
         )
-        for p in prepare(schema)
-    ]
+        routes.append(
+            Route(path, endpoint, methods=methods, name="+".join(names[path]))
+        )
+    return routes
 
 
 def variables_from_query(row: RestRoute, request: Request) -> dict[str, Any]:

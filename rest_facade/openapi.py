@@ -1,18 +1,18 @@
 """`GET /openapi.json`: an OpenAPI 3.1 document generated from the route table.
 
-Nothing is written by hand per row of `ROUTES`: parameters are typed by the
-operation's variables and each `Param`'s schema, the request body by the body
-variable's input type, the 200 body by the operation's selection set
+Nothing is written by hand per row of `ROUTES`: each parameter is what its parser
+accepts (`params.py`), the request body the body variable's input type with its
+resolver's rules (`body.py`), the 200 body the operation's selection set
 (`openapi_schema`), and each status the row can answer gets its envelope's error
-body (`openapi_responses`). Plain routes are `PlainDoc` rows. A test validates the
-document; the fuzz tests check that the server keeps to it.
+body (`openapi_responses`); links lead from created ids to the rows that take them.
+Plain routes are `PlainDoc` rows (`openapi_plain`). A test validates the document;
+schemathesis and a generated client check that the server keeps to it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
@@ -29,35 +29,30 @@ from graphql import (
 
 from app.auth import AUTH_COOKIE, CSRF_HEADER
 from app.schema import graphql_schema
+from rest_facade.body import FIELD_RULES, TEXT
 from rest_facade.envelope import Standard
 from rest_facade.handler import BYPASS_PARAMS
-from rest_facade.openapi_responses import SERVER_WIDE, Responses, success
+from rest_facade.openapi_plain import SHARED_SCHEMAS, PlainDoc
+from rest_facade.openapi_responses import (
+    GRAPHQL_FAMILY,
+    SERVER_WIDE,
+    Responses,
+    success,
+)
 from rest_facade.openapi_schema import (
     STRING,
     JsonSchema,
     OpenApiError,
     SchemaWalker,
-    array,
     closed,
     is_nullable,
     nullable,
 )
+from rest_facade.params import PATH_SEGMENT, Enumerated
 from rest_facade.prepare import prepare
-from rest_facade.routes import ROUTES, RestRoute
+from rest_facade.routes import ROUTES, Link, RestRoute
 
-__all__ = [
-    "GRAPHQL_REQUEST",
-    "GRAPHQL_RESULT",
-    "HTML_PAGE",
-    "STRING",
-    "OpenApiError",
-    "PlainDoc",
-    "PlainResponse",
-    "array",
-    "build_openapi",
-    "closed",
-    "nullable",
-]
+__all__ = ["OpenApiError", "build_openapi", "nullable"]
 
 OPENAPI_VERSION = "3.1.0"
 SECURITY_SCHEMES: JsonSchema = {
@@ -78,57 +73,19 @@ SECURITY_SCHEMES: JsonSchema = {
 _PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 
 
-# --- plain routes ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PlainResponse:
-    description: str
-    content: Mapping[str, JsonSchema] = field(default_factory=dict)  # media -> schema
-    headers: Mapping[str, str] = field(default_factory=dict)  # name -> description
-
-
-@dataclass(frozen=True, slots=True)
-class PlainDoc:
-    """One method of a plain route (not a row of ROUTES) as the document shows it;
-    the route's row in the plain-route table gives its path and method."""
-
-    summary: str
-    responses: Mapping[int, PlainResponse]
-    query: Mapping[str, JsonSchema] = field(default_factory=dict)
-    body: JsonSchema | None = None
-    errors: tuple[int, ...] = ()  # statuses answered with the standard error body
-    tag: str = "Service"
-
-
-HTML_PAGE: JsonSchema = {"type": "string"}
-GRAPHQL_RESULT: JsonSchema = {
-    "type": "object",
-    "properties": {
-        "data": {"type": ["object", "null"]},
-        "errors": array({"type": "object"}),
-        "extensions": {"type": "object"},
-    },
-}
-GRAPHQL_REQUEST: JsonSchema = {
-    "type": "object",
-    "required": ["query"],
-    "properties": {
-        "query": STRING,
-        "operationName": {"type": ["string", "null"]},
-        "variables": {"type": ["object", "null"]},
-    },
-}
-
-
 # --- the document --------------------------------------------------------------------
 def build_openapi(
     schema: strawberry.Schema,
     routes: tuple[RestRoute, ...] = ROUTES,
     plain: Sequence[tuple[str, str, PlainDoc]] = (),
     *,
+    vocabularies: Mapping[str, Sequence[str]] | None = None,
     title: str = "naap-api",
     version: str = "0.1.0",
 ) -> dict[str, Any]:
-    builder = _Builder(graphql_schema(schema))
+    """The document; `vocabularies` are the values of `Enumerated` parameters that
+    only the running server knows (e.g. "providers": the OAuth billing providers)."""
+    builder = _Builder(graphql_schema(schema), vocabularies or {})
     paths: dict[str, dict[str, Any]] = {}
     for prepared in prepare(schema, routes):
         document = parse(prepared.document)
@@ -145,22 +102,32 @@ def build_openapi(
             "description": (
                 "Generated from the REST route table (rest_facade/routes.py): each "
                 "route runs a named GraphQL operation of the schema served at "
-                "/graphql. Unknown paths and methods answer 404 / 405 with "
-                '`{"error": {"code", "message"}}`.'
+                "/graphql. Unknown paths and methods answer 404 / 405 (with `Allow` "
+                "listing every method of the path) in the envelope of their family: "
+                '`{"success": false, "error": {"code", "message"}, "meta"}` under '
+                "/api/v1/developer/, /api/v1/billing-providers and /api/v1/auth/ "
+                "(bar the bare public row /api/v1/developer/network-models), "
+                '`{"error": {"code", "message"}}` elsewhere.'
             ),
         },
         "paths": paths,
         "components": {
             "securitySchemes": SECURITY_SCHEMES,
             "responses": builder.responses.components,
+            "schemas": {**SHARED_SCHEMAS, **builder.responses.schemas},
         },
     }
 
 
 class _Builder:
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        vocabularies: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.schema = schema
-        self.walker = SchemaWalker(schema)
+        self.vocabularies = vocabularies or {}
+        self.walker = SchemaWalker(schema, text=TEXT, rules=FIELD_RULES)
         self.responses = Responses()  # components.responses, filled as used
 
     # --- rows --------------------------------------------------------------------
@@ -195,16 +162,20 @@ class _Builder:
             "summary": row.summary or row.operation,
             "tags": [_tag(row.path)],
             "parameters": [
-                *(self._path_param(name, variables.get(name)) for name in path_params),
                 *(
-                    _query(name, param.schema, param.description)
+                    self._path_param(name, row.path_params.get(name))
+                    for name in path_params
+                ),
+                *(
+                    _query(name, param.schema, param.doc, required=param.required)
                     for name, param in row.params.items()
                 ),
                 *(
                     _query(
                         name,
-                        {"type": "string", "enum": ["1"]},
-                        "`1`: bypass cached data (`Cache-Control: no-store`).",
+                        STRING,
+                        "Any value: `1` loads the data again and answers with "
+                        "`Cache-Control: no-store`; anything else is ignored.",
                     )
                     for name in BYPASS_PARAMS
                 ),
@@ -294,6 +265,10 @@ class _Builder:
                 },
             }
         }
+        if row.links:
+            responses["200"]["links"] = {
+                link.operation: _link(link) for link in row.links
+            }
         if row.cache.shared is not None:
             responses["304"] = {"description": "Not modified (If-None-Match)"}
         statuses = {429, *row.errors}
@@ -308,7 +283,7 @@ class _Builder:
         for status in sorted(statuses):
             responses[str(status)] = self.responses.error_ref(row.envelope, status)
         for status in SERVER_WIDE:
-            responses[str(status)] = self.responses.server_wide_ref(status)
+            responses[str(status)] = self.responses.error_ref(row.envelope, status)
         return responses
 
     # --- plain routes --------------------------------------------------------------
@@ -329,16 +304,26 @@ class _Builder:
             responses[str(status)] = entry
         for status in doc.errors:
             responses[str(status)] = self.responses.error_ref(Standard(), status)
-        for status in SERVER_WIDE:
-            responses[str(status)] = self.responses.server_wide_ref(status)
+        family = _refusal_family(path)
+        for status in (*SERVER_WIDE, *((429,) if doc.rate_limited else ())):
+            responses[str(status)] = self.responses.error_ref(family, status)
         path_params = _PATH_PARAM.findall(path)
         result: JsonSchema = {
             "operationId": _operation_id(path, method),
             "summary": doc.summary,
             "tags": [doc.tag],
             "parameters": [
-                *(self._path_param(name, None) for name in path_params),
-                *(_query(name, schema, "") for name, schema in doc.query.items()),
+                *(self._path_param(name, doc.path.get(name)) for name in path_params),
+                *(
+                    _query(
+                        name,
+                        schema,
+                        "",
+                        required=name in doc.required,
+                        json=name in doc.json_query,
+                    )
+                    for name, schema in doc.query.items()
+                ),
             ],
             "responses": dict(sorted(responses.items())),
         }
@@ -349,21 +334,54 @@ class _Builder:
             }
         return result
 
-    def _path_param(self, name: str, type_: GraphQLInputType | None) -> JsonSchema:
-        schema = STRING if type_ is None else self.walker.input(type_)
-        return {"name": name, "in": "path", "required": True, "schema": schema}
+    def _path_param(
+        self, name: str, accepts: Mapping[str, Any] | Enumerated | None
+    ) -> JsonSchema:
+        param: JsonSchema = {"name": name, "in": "path", "required": True}
+        if isinstance(accepts, Enumerated):
+            values = sorted(self.vocabularies.get(accepts.vocabulary, ()))
+            param["schema"] = (
+                {"type": "string", "enum": values} if values else dict(PATH_SEGMENT)
+            )
+            param["description"] = accepts.description
+        else:
+            param["schema"] = dict(accepts or PATH_SEGMENT)
+        return param
 
 
-def _query(name: str, schema: Mapping[str, Any], description: str) -> JsonSchema:
-    param: JsonSchema = {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": dict(schema),
-    }
+def _query(
+    name: str,
+    schema: Mapping[str, Any],
+    description: str,
+    *,
+    required: bool = False,
+    json: bool = False,
+) -> JsonSchema:
+    param: JsonSchema = {"name": name, "in": "query", "required": required}
+    if json:
+        param["content"] = {"application/json": {"schema": dict(schema)}}
+    else:
+        param["schema"] = dict(schema)
     if description:
         param["description"] = description
     return param
+
+
+def _link(link: Link) -> JsonSchema:
+    found: JsonSchema = {"operationId": link.operation}
+    if link.parameters:
+        found["parameters"] = dict(link.parameters)
+    if link.body is not None:
+        found["requestBody"] = dict(link.body)
+    return found
+
+
+def _refusal_family(path: str) -> str:
+    """The envelope of what the edge refuses on a plain route (rest_facade/
+    refusals.py's `error_body`)."""
+    if path == "/graphql" or path.startswith("/graphql/"):
+        return GRAPHQL_FAMILY
+    return "Standard" if path.startswith("/api/v1/") else "Bare"
 
 
 def _tag(path: str) -> str:

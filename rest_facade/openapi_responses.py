@@ -1,7 +1,9 @@
 """The OpenAPI document's response bodies: each envelope's success and error bodies.
 
 Error responses are shared: `Responses` fills `components.responses` with one entry
-per envelope family and status as rows use them, and hands out `$ref`s to it.
+per envelope family and status as rows use them, and `components.schemas` with
+their bodies (named, so a generated client has one `StandardNotFoundError` model
+rather than one per route), and hands out `$ref`s to them.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ ERRORS: Mapping[int, tuple[str, str]] = {
     429: ("RATE_LIMITED", "Too many requests: retry after `Retry-After` seconds"),
     503: ("SERVICE_UNAVAILABLE", "An upstream service is unavailable"),
 }
-# Answered before any route runs (request size limits), in either error family.
-SERVER_WIDE: Mapping[int, str] = {
-    413: "Request body too large",
-    414: "Query string too long",
-    431: "Request headers too large",
+# Answered before any route runs (request size limits), in the path's error family.
+SERVER_WIDE: Mapping[int, tuple[str, str]] = {
+    413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
+    414: ("URI_TOO_LONG", "Query string too long"),
+    431: ("HEADERS_TOO_LARGE", "Request headers too large"),
 }
+# `/graphql` answers its refusals as a GraphQL result: {"errors": [{message,
+# extensions: {code}}]}.
+GRAPHQL_FAMILY = "GraphQL"
+GRAPHQL_RESULT_REF: JsonSchema = {"$ref": "#/components/schemas/GraphQLResult"}
 
 
 class Responses:
@@ -38,10 +44,13 @@ class Responses:
 
     def __init__(self) -> None:
         self.components: dict[str, Any] = {}
+        self.schemas: dict[str, Any] = {}
 
-    def error_ref(self, envelope: Envelope, status: int) -> JsonSchema:
-        code, text = ERRORS[status]
-        family = _family(envelope)
+    def error_ref(self, envelope: Envelope | str, status: int) -> JsonSchema:
+        """The error response of one status in one family (an envelope, or
+        "GraphQL"), statuses of rows and the refusals of size caps alike."""
+        code, text = ERRORS[status] if status in ERRORS else SERVER_WIDE[status]
+        family = envelope if isinstance(envelope, str) else _family(envelope)
         name = f"{family}{status}"
         if name not in self.components:
             details = (
@@ -49,13 +58,18 @@ class Responses:
                 if status == 429
                 else {"type": "object"}
             )
+            words = "".join(part.title() for part in code.split("_"))
+            body = (
+                GRAPHQL_RESULT_REF
+                if family == GRAPHQL_FAMILY
+                else self._schema(
+                    f"{family}{words}Error",
+                    _error_body(family, {"const": code}, details),
+                )
+            )
             entry: JsonSchema = {
                 "description": text,
-                "content": {
-                    "application/json": {
-                        "schema": _error_body(family, {"const": code}, details)
-                    }
-                },
+                "content": {"application/json": {"schema": body}},
             }
             if status == 429:
                 entry["headers"] = {
@@ -64,20 +78,9 @@ class Responses:
             self.components[name] = entry
         return {"$ref": f"#/components/responses/{name}"}
 
-    def server_wide_ref(self, status: int) -> JsonSchema:
-        name = f"ServerWide{status}"
-        if name not in self.components:
-            schema = {
-                "anyOf": [
-                    _error_body("Bare", STRING, {"type": "object"}),
-                    _error_body("Standard", STRING, {"type": "object"}),
-                ]
-            }
-            self.components[name] = {
-                "description": SERVER_WIDE[status],
-                "content": {"application/json": {"schema": schema}},
-            }
-        return {"$ref": f"#/components/responses/{name}"}
+    def _schema(self, name: str, schema: JsonSchema) -> JsonSchema:
+        self.schemas.setdefault(name, schema)
+        return {"$ref": f"#/components/schemas/{name}"}
 
 
 def success(

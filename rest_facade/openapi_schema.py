@@ -85,10 +85,20 @@ def is_nullable(schema: JsonSchema) -> bool:
 
 
 class SchemaWalker:
-    """GraphQL types of one schema, as JSON Schema."""
+    """GraphQL types of one schema, as JSON Schema. Input strings also get `text`
+    (what every string of a request body must be) and each input field its entry
+    of `rules` (by input type and field name: what its resolver refuses)."""
 
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        *,
+        text: Mapping[str, Any] | None = None,
+        rules: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    ) -> None:
         self.schema = schema
+        self.text = dict(text or {})
+        self.rules = dict(rules or {})
 
     # --- output: what a selection set puts in `data` ------------------------------
     def output(
@@ -184,6 +194,9 @@ class SchemaWalker:
             required = []
             for name, input_field in type_.fields.items():
                 schema = self.input(input_field.type)
+                rule = self.rules.get((type_.name, name))
+                if rule:
+                    schema = {**schema, **rule}
                 if input_field.description:
                     schema = {**schema, "description": input_field.description}
                 properties[name] = schema
@@ -197,7 +210,10 @@ class SchemaWalker:
                     required.append(name)
             return closed(properties, required)
         assert isinstance(type_, GraphQLScalarType | GraphQLEnumType)  # noqa: S101
-        return _leaf(type_)
+        leaf = _leaf(type_)
+        if leaf.get("type") == "string" and "enum" not in leaf:
+            leaf.update(self.text)
+        return leaf
 
 
 def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> JsonSchema:

@@ -8,7 +8,7 @@ dispatch reads the router built from both, never a list of its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -17,23 +17,40 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from rest_facade import pages
-from rest_facade.openapi import (
+from rest_facade.openapi import build_openapi
+from rest_facade.openapi_plain import (
+    GRAPHQL_EXTENSIONS,
     GRAPHQL_REQUEST,
     GRAPHQL_RESULT,
+    GRAPHQL_VARIABLES,
     HTML_PAGE,
-    STRING,
     PlainDoc,
     PlainResponse,
-    array,
-    build_openapi,
-    closed,
 )
+from rest_facade.openapi_schema import STRING, array, closed
+from rest_facade.params import PROVIDER_SLUG, WHITESPACE
 
 JSON = "application/json"
 NOT_FOUND_BODY = closed(
     {"error": closed({"code": {"const": "NOT_FOUND"}, "message": STRING})}
 )
 OPENAPI_CACHE = {"cache-control": "public, max-age=300"}
+PERSISTED_MANIFEST = closed(
+    {
+        "format": {"const": "apollo-persisted-query-manifest"},
+        "version": {"const": 1},
+        "operations": array(
+            closed(
+                {
+                    "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "name": {"type": ["string", "null"]},
+                    "type": {"enum": ["query", "mutation", "subscription"]},
+                    "body": STRING,
+                }
+            )
+        ),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,18 @@ class PlainRoute:
     endpoint: Any  # a Starlette endpoint: request -> response, or an ASGI app
     docs: Mapping[str, PlainDoc] = field(default_factory=dict)  # by method
     mount: bool = False
+    # Counted by the `public` rate limit: all but what probes and scrapers call.
+    rate_limited: bool = True
+
+
+async def persisted_operations(request: Request) -> Response:
+    """The registered operations, as an Apollo persisted-query manifest."""
+    state = request.app.state
+    document: bytes | None = getattr(state, "persisted_manifest", None)
+    if document is None:
+        manifest = state.persisted.registry.manifest()
+        document = state.persisted_manifest = orjson.dumps(manifest)
+    return Response(document, media_type=JSON, headers=OPENAPI_CACHE)
 
 
 async def openapi(request: Request) -> Response:
@@ -52,7 +81,12 @@ async def openapi(request: Request) -> Response:
     state = request.app.state
     document: bytes | None = getattr(state, "openapi_document", None)
     if document is None:
-        spec = build_openapi(state.schema, plain=PLAIN_DOCS)
+        providers = state.services.oauth.providers
+        spec = build_openapi(
+            state.schema,
+            plain=PLAIN_DOCS,
+            vocabularies={"providers": sorted(providers)},
+        )
         document = state.openapi_document = orjson.dumps(spec)
     return Response(document, media_type=JSON, headers=OPENAPI_CACHE)
 
@@ -61,6 +95,7 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     PlainRoute(
         "/healthz",
         pages.healthz,
+        rate_limited=False,
         docs={
             "GET": PlainDoc(
                 "Liveness, and which upstreams are simulated",
@@ -80,6 +115,7 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     PlainRoute(
         "/readyz",
         pages.readyz,
+        rate_limited=False,
         docs={
             "GET": PlainDoc(
                 "Readiness: 503 until startup has finished, then 200 with the state "
@@ -135,6 +171,7 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     PlainRoute(
         "/metrics",
         pages.metrics,
+        rate_limited=False,
         docs={
             "GET": PlainDoc(
                 "Prometheus metrics (text format); `Authorization: Bearer "
@@ -197,7 +234,14 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                         "To the provider", headers={"Location": "authorize URL"}
                     )
                 },
-                query={"login_session_id": {"type": "string", "maxLength": 128}},
+                query={
+                    "login_session_id": {
+                        "type": "string",
+                        "pattern": f"^[{WHITESPACE}]*[0-9a-fA-F]{{64}}[{WHITESPACE}]*$",
+                    }
+                },
+                required=("login_session_id",),
+                path={"slug": PROVIDER_SLUG},
                 errors=(400,),
                 tag="Auth",
             ),
@@ -217,7 +261,18 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                         "Authentication failed", {"text/html": HTML_PAGE}
                     ),
                 },
-                query={name: STRING for name in ("code", "state", "error")},
+                query={
+                    "code": STRING,
+                    "state": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 128,
+                        "pattern": "^[^\\x00]*$",
+                    },
+                    "error": STRING,
+                },
+                required=("state",),
+                path={"slug": PROVIDER_SLUG},
                 tag="Auth",
             ),
         },
@@ -227,22 +282,33 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
         pages.Mounted("graphql"),
         docs={
             "GET": PlainDoc(
-                "GraphQL queries by GET (`query`, `variables`, `operationName`); "
-                "GraphiQL for browsers",
+                "GraphQL queries by GET (`query`, `variables`, `operationName`, or "
+                "`extensions` naming a persisted operation by hash); GraphiQL for "
+                "browsers when neither `query` nor a hash is given",
                 {
                     200: PlainResponse(
-                        "A GraphQL result, or GraphiQL",
+                        "A GraphQL result (a refused or unknown persisted operation "
+                        "is an error in it), or GraphiQL",
                         {JSON: GRAPHQL_RESULT, "text/html": HTML_PAGE},
                     ),
-                    400: PlainResponse("Not a GraphQL request", {JSON: GRAPHQL_RESULT}),
+                    400: PlainResponse(
+                        "Not a GraphQL request: an empty `query`, parameters that "
+                        "are not JSON objects, a malformed persistedQuery, an "
+                        "operationName the document does not define",
+                        {JSON: GRAPHQL_RESULT},
+                    ),
                     404: PlainResponse(
                         "GraphiQL is switched off", {JSON: GRAPHQL_RESULT}
                     ),
                     405: PlainResponse("A mutation by GET", {JSON: GRAPHQL_RESULT}),
                 },
                 query={
-                    name: STRING for name in ("query", "variables", "operationName")
+                    "query": {"type": "string", "minLength": 1},
+                    "variables": GRAPHQL_VARIABLES,
+                    "operationName": STRING,
+                    "extensions": GRAPHQL_EXTENSIONS,
                 },
+                json_query=("variables", "extensions"),
                 tag="GraphQL",
             ),
             "POST": PlainDoc(
@@ -250,7 +316,9 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                 {
                     200: PlainResponse("A GraphQL result", {JSON: GRAPHQL_RESULT}),
                     400: PlainResponse(
-                        "Not a GraphQL request (bad JSON, a batch)",
+                        "Not a GraphQL request (bad JSON, a batch, a malformed "
+                        "persistedQuery, an operationName the document does not "
+                        "define)",
                         {JSON: GRAPHQL_RESULT},
                     ),
                     415: PlainResponse(
@@ -259,6 +327,24 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                     ),
                 },
                 body=GRAPHQL_REQUEST,
+                tag="GraphQL",
+            ),
+        },
+    ),
+    PlainRoute(
+        "/graphql/persisted-operations.json",
+        persisted_operations,
+        docs={
+            "GET": PlainDoc(
+                "The registered (persisted) operations, as an Apollo persisted-query "
+                "manifest: run one by POST or GET with "
+                '`extensions={"persistedQuery":{"version":1,"sha256Hash":"<id>"}}`',
+                {
+                    200: PlainResponse(
+                        "Apollo persisted-query manifest, version 1",
+                        {JSON: PERSISTED_MANIFEST},
+                    )
+                },
                 tag="GraphQL",
             ),
         },
@@ -338,8 +424,12 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
 )
 
 PLAIN_DOCS: tuple[tuple[str, str, PlainDoc], ...] = tuple(
-    (row.path, method, doc) for row in PLAIN_ROUTES for method, doc in row.docs.items()
+    (row.path, method, replace(doc, rate_limited=row.rate_limited))
+    for row in PLAIN_ROUTES
+    for method, doc in row.docs.items()
 )
+# What the edge never rate-limits.
+UNLIMITED_PATHS = frozenset(row.path for row in PLAIN_ROUTES if not row.rate_limited)
 
 
 def plain_routes() -> list[BaseRoute]:

@@ -5,6 +5,11 @@ limits): in the envelope the route would have answered with, so a client parses 
 `/graphql` answers `{"errors": [{"message", "extensions": {"code"}}]}`; a route of
 the table its row's envelope; other `/api/v1/` paths (the OAuth pages, the CSRF
 cookie) the standard envelope; anything else the bare `{"error": …}`.
+
+A 404 or 405 (`family_envelope`) answers in its family's envelope, whether a route
+matched or not: the Developer API's paths (`/api/v1/developer/`,
+`/api/v1/billing-providers`, `/api/v1/auth/`) the standard one, bar a row that
+says otherwise; everything else the bare one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,16 @@ from rest_facade.envelope import BARE, STANDARD, Envelope
 from rest_facade.routes import ROUTES
 
 _PATTERNS = tuple((compile_path(row.path)[0], row.envelope) for row in ROUTES)
+
+
+STANDARD_FAMILY = ("/api/v1/developer/", "/api/v1/billing-providers", "/api/v1/auth/")
+
+
+def family_envelope(path: str) -> Envelope:
+    for pattern, envelope in _PATTERNS:
+        if pattern.match(path):
+            return envelope
+    return STANDARD if path.startswith(STANDARD_FAMILY) else BARE
 
 
 def envelope_for(path: str) -> Envelope:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from rest_facade import params as p
 from rest_facade.cache_rules import (
@@ -22,6 +23,17 @@ from rest_facade.envelope import BARE, STANDARD, Envelope
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """An OpenAPI link from a row's 200 answer to the operation that takes what it
+    returns: `parameters` by name, `body` fields merged into the target's body;
+    values are runtime expressions (`$response.body#/data/key/id`)."""
+
+    operation: str  # the target's operationId
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RestRoute:
     """One documented JSON route.
 
@@ -29,7 +41,9 @@ class RestRoute:
     the query string; `body` names the variable that receives the JSON body
     (validated against its GraphQL input type first); `pick` is the dotted path of
     the body inside `data` ("" = all of it); `meta` moves one key of the picked
-    data into the envelope's `meta` (pagination).
+    data into the envelope's `meta` (pagination). `path_params` documents what each
+    path parameter accepts (default: one URL segment); `links` lead from the 200 answer
+    to the rows that take its ids.
     """
 
     path: str
@@ -47,10 +61,13 @@ class RestRoute:
     # from the row (400 for input, 401 for auth, 403 for authenticated writes, 429,
     # 503 for shared reads of upstream data).
     errors: tuple[int, ...] = ()
+    path_params: Mapping[str, p.JsonSchema | p.Enumerated] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
 
 
 _PRIVATE = PrivateCache()
-_TIMEFRAME = p.Param("timeframe", p.timeframe, "Window in hours, 1-168 (default 24).")
+_TIMEFRAME = p.Param("timeframe", p.timeframe, "Window in hours.")
+_NEW_KEY = "$response.body#/data/key/id"
 
 ROUTES: tuple[RestRoute, ...] = (
     RestRoute(
@@ -81,7 +98,7 @@ ROUTES: tuple[RestRoute, ...] = (
         "/api/v1/dashboard/orchestrators",
         "DashboardOrchestrators",
         pick="orchestrators",
-        params={"period": p.Param("period", p.period, "N, Nh or Nd; 1-168 h.")},
+        params={"period": p.Param("period", p.period, "The window.")},
         summary="Orchestrator table",
     ),
     RestRoute(
@@ -95,7 +112,7 @@ ROUTES: tuple[RestRoute, ...] = (
         "DashboardGPUCapacity",
         pick="gpuCapacity",
         # The upstream inventory is a fixed 24 h view: accepted, unused.
-        params={"timeframe": p.Param("timeframe", p.ignored, "Accepted; ignored.")},
+        params={"timeframe": p.Param("timeframe", p.ignored)},
         summary="GPU capacity",
     ),
     RestRoute(
@@ -108,7 +125,7 @@ ROUTES: tuple[RestRoute, ...] = (
         "/api/v1/dashboard/fees",
         "DashboardFees",
         pick="fees",
-        params={"days": p.Param("days", p.days, "Integer 7-365 (default 180).")},
+        params={"days": p.Param("days", p.days, "Days of history (default 180).")},
         summary="Fees / volume chart",
     ),
     RestRoute(
@@ -116,11 +133,7 @@ ROUTES: tuple[RestRoute, ...] = (
         "DashboardJobFeed",
         pick="jobFeed",
         params={
-            "pollMs": p.Param(
-                "pollMs",
-                p.poll_ms,
-                "The client's poll interval in ms: sets max-age (1-90 s, default 30).",
-            )
+            "pollMs": p.Param("pollMs", p.poll_ms, "The client's poll interval in ms.")
         },
         cache=JobFeedCache(),
         summary="Live job list (max-age follows pollMs)",
@@ -132,6 +145,16 @@ ROUTES: tuple[RestRoute, ...] = (
         pick="",
         envelope=STANDARD,
         summary="Enabled billing providers (public)",
+        links=(
+            # A key of this provider, in the user's default project.
+            Link(
+                "CreateApiKey",
+                body={
+                    "billingProviderId": "$response.body#/data/providers/0/id",
+                    "projectId": None,
+                },
+            ),
+        ),
     ),
     RestRoute(
         "/api/v1/developer/keys",
@@ -141,7 +164,7 @@ ROUTES: tuple[RestRoute, ...] = (
         params={
             "page": p.Param("page", p.page_number(1), "Page number, from 1."),
             "pageSize": p.Param(
-                "pageSize", p.page_number(20, maximum=100), "1-100, default 20."
+                "pageSize", p.page_number(20, maximum=100), "Keys per page."
             ),
         },
         envelope=STANDARD,
@@ -160,6 +183,10 @@ ROUTES: tuple[RestRoute, ...] = (
         auth=True,
         errors=(409,),  # the same raw key twice
         summary="Register a provider-issued key (the raw key is returned once)",
+        links=(
+            Link("ApiKey", {"id": _NEW_KEY}),
+            Link("RevokeApiKey", {"id": _NEW_KEY}),
+        ),
     ),
     RestRoute(
         "/api/v1/developer/keys/{id}",
@@ -179,7 +206,8 @@ ROUTES: tuple[RestRoute, ...] = (
         envelope=STANDARD,
         cache=_PRIVATE,
         auth=True,
-        summary="Revoke a key (idempotent: the first revokedAt stays)",
+        summary="Revoke a key (idempotent: the first revokedAt stays; the key stays "
+        "readable, with status REVOKED)",
         errors=(404,),
     ),
     RestRoute(
@@ -201,20 +229,24 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="Create a project",
+        links=(
+            Link("CreateApiKey", body={"projectId": "$response.body#/data/project/id"}),
+        ),
     ),
     RestRoute(
         "/api/v1/developer/models",
         "Models",
         pick="models",
         params={
-            "type": p.Param("type", p.text("type", 32)),
-            "featured": p.Param("featured", p.true_only, "`true` filters."),
-            "realtime": p.Param("realtime", p.true_only, "`true` filters."),
+            "type": p.Param("type", p.text("type", 32), "Only models of this type."),
+            "featured": p.Param("featured", p.true_only),
+            "realtime": p.Param("realtime", p.true_only),
         },
         envelope=STANDARD,
         cache=_PRIVATE,
         auth=True,
         summary="AI models",
+        links=(Link("Model", {"id": "$response.body#/data/models/0/id"}),),
     ),
     RestRoute(
         "/api/v1/developer/models/{id}",
@@ -230,7 +262,7 @@ ROUTES: tuple[RestRoute, ...] = (
         "/api/v1/developer/network-models",
         "NetworkModels",
         pick="networkModels",
-        params={"limit": p.Param("limit", p.network_limit, "1-200 or `all`.")},
+        params={"limit": p.Param("limit", p.network_limit, "How many models.")},
         summary="Models on the network with capacity and prices (public)",
     ),
     RestRoute(
@@ -238,8 +270,8 @@ ROUTES: tuple[RestRoute, ...] = (
         "Usage",
         pick="usage",
         params={
-            "from": p.Param("from", p.text("from", 40), "ISO 8601 UTC date."),
-            "to": p.Param("to", p.text("to", 40), "ISO 8601 UTC date."),
+            "from": p.Param("from", p.date_bound("from"), "First day, inclusive."),
+            "to": p.Param("to", p.date_bound("to"), "Last day, inclusive."),
         },
         envelope=STANDARD,
         cache=_PRIVATE,
@@ -255,6 +287,23 @@ ROUTES: tuple[RestRoute, ...] = (
         cache=_PRIVATE,
         auth=True,
         summary="Begin a billing provider login (then open auth_url)",
+        path_params={"slug": p.PROVIDER_SLUG},
+        links=(
+            Link(
+                "ProviderLoginResult",
+                {
+                    "slug": "$request.path.slug",
+                    "login_session_id": "$response.body#/data/login_session_id",
+                },
+            ),
+            Link(
+                "getAuthProvidersSlugRedirect",
+                {
+                    "slug": "$request.path.slug",
+                    "login_session_id": "$response.body#/data/login_session_id",
+                },
+            ),
+        ),
     ),
     RestRoute(
         "/api/v1/auth/providers/{slug}/result",
@@ -262,7 +311,10 @@ ROUTES: tuple[RestRoute, ...] = (
         pick="providerLoginResult",
         params={
             "login_session_id": p.Param(
-                "login_session_id", p.text("login_session_id", 128)
+                "login_session_id",
+                p.session_id,
+                "From the login's start.",
+                required=True,
             )
         },
         envelope=STANDARD,

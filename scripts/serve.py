@@ -74,6 +74,11 @@ def build_app(import_string: str) -> Callable[[], Any]:
         try:
             app = getattr(importlib.import_module(module), name)()
             gc.freeze()
+        except SettingsError as exc:
+            # A setting only the app can judge (a persisted-operation manifest):
+            # one line and exit 2, as for the others, not uvicorn's traceback.
+            sys.stderr.write(f"serve: {exc}\n")
+            raise SystemExit(2) from exc
         finally:
             gc.enable()
         return app

@@ -49,6 +49,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: tier_of(item.path) == "browser")
 
 
+# What the independent consumers did (schemathesis: seed, cases, checks, failures;
+# the generated client: its calls), printed at the end of the session: the tests
+# record a `summary` property, which pytest-xdist hands back with their reports.
+FUZZ_SUMMARIES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        FUZZ_SUMMARIES.extend(
+            str(value) for name, value in report.user_properties if name == "summary"
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in FUZZ_SUMMARIES:
+        terminalreporter.write_line(line)
+
+
 def tier_of(path: Path) -> str:
     parts = path.relative_to(TESTS).parts
     if len(parts) < 2 or parts[0] not in TIERS:

@@ -21,10 +21,10 @@ from sqlmodel import col
 from app.developer.crypto import key_hash, key_lookup_id, key_prefix
 from app.developer.models import BillingProvider, DevApiKey, DevApiProject, iso_ms
 from app.errors import BadRequest, Conflict
+from app.inputs import MAX_KEY_LENGTH
 from app.types.developer import ApiKey, BillingProviderRef, ProjectRef
 
 DEFAULT_PROJECT_NAME = "Default"
-MAX_KEY_LENGTH = 4096
 MAX_PREFIX_LENGTH = 64  # dev_api_key.key_prefix
 DUPLICATE_KEY_MESSAGE = "This API key is already registered"
 

@@ -54,7 +54,8 @@ SECURITY_HEADERS = (
     ),
 )
 
-# Never rate limited, and cheap to probe: load balancers and scrapers call them.
+# Never rate limited, and cheap to probe: load balancers and scrapers call them
+# (the composition root passes the plain-route table's list).
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 GRAPHQL_PATH = "/graphql"
 
@@ -129,8 +130,10 @@ class ObservabilityMiddleware:
         graphql_label: GraphQLLabel,
         deadline: float,
         routes: Sequence[BaseRoute] = (),
+        exempt_paths: frozenset[str] = EXEMPT_PATHS,
     ) -> None:
         self.app = app
+        self.exempt_paths = exempt_paths
         self.deadline = deadline
         # The app's own routes (both tables) that answer one exact path and are
         # ASGI apps themselves: dispatched by a dict lookup instead of the
@@ -217,7 +220,11 @@ class ObservabilityMiddleware:
                 or len(scope["query_string"]) > self.max_query
             ):
                 refused = self._check_sizes(scope, header_bytes, length)
-            if refused is None and self.limiter.enabled and path not in EXEMPT_PATHS:
+            if (
+                refused is None
+                and self.limiter.enabled
+                and path not in self.exempt_paths
+            ):
                 try:
                     if not self.limiter.hit_in_process("public", address):
                         await self.limiter.hit("public", address)

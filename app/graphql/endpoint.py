@@ -7,6 +7,12 @@ Strawberry must judge) goes to Strawberry untouched and leaves `private, no-stor
 Before that, the front refuses what `/graphql` does not take, as GraphQL errors: a
 POST that is not `application/json` (415: forms are what browsers send cross-site
 without a preflight), a body that is not one JSON object (400: no batching).
+
+A request naming a known persisted operation by hash (`extensions.persistedQuery`,
+by POST or GET) is planned as its document, so a hashed GET of a public operation
+is cached like the text; anything the policy must judge (an unknown hash, a
+registration, an unregistered document under `enforce-anonymous`) goes to
+Strawberry, where the policy's extension answers it (policy.py).
 """
 
 from __future__ import annotations
@@ -31,6 +37,15 @@ from app.caching.policy import (
 from app.caching.read import Found, Rendered
 from app.caching.render import render_key, to_response
 from app.context import Context, Services
+from app.graphql.persisted import text_hash
+from app.graphql.policy import (
+    PERSISTED_QUERY_SHAPE,
+    RESULTS,
+    BadExtension,
+    Policy,
+    has_token,
+    requested_hash,
+)
 from app.graphql.refusals import BAD_JSON, BATCH, NOT_AN_OBJECT, NOT_JSON, refusal
 from app.schema import PUBLIC_FIELDS, graphql_schema
 
@@ -55,6 +70,10 @@ class PlannedQuery:
     query: str
     variables: dict[str, Any]
     operation: str | None
+    # `audit`: the document is not registered, so requests without a token count.
+    unregistered: bool = False
+    # A hashed request: counted as a registered operation or an APQ hit.
+    result: Any = None
 
 
 @functools.lru_cache(maxsize=512)
@@ -75,11 +94,13 @@ class GraphQLEndpoint:
         make_app: Callable[[], ASGIApp],
         schema: strawberry.Schema,
         services: Services,
+        policy: Policy,
     ) -> None:
         self._make_app = make_app
         self._app: ASGIApp | None = None
         self.schema = schema
         self.services = services
+        self.policy = policy
         self.max_tokens = services.settings.graphql_max_tokens
         # Raw request (body, or GET query string) -> its plan, or None: private.
         self._memo: dict[bytes, PlannedQuery | None] = {}
@@ -122,19 +143,63 @@ class GraphQLEndpoint:
                     message = BATCH if isinstance(payload, list) else NOT_AN_OBJECT
                     await refusal(400, message)(scope, receive, send)
                     return
-            elif "query" in request.query_params:
+            else:
                 payload = _get_payload(request)
+            problem = _malformed(payload)
+            if problem is not None:
+                await refusal(400, problem)(scope, receive, send)
+                return
+            if scope["method"] == "GET" and not _asks(payload):
+                payload = None  # GraphiQL's page
+            payload, lasting = await self._persisted(payload)
             planned = self._plan(payload)
-            if payload is not None and len(raw) <= MAX_CACHEABLE_QUERY:
+            if lasting and payload is not None and len(raw) <= MAX_CACHEABLE_QUERY:
                 if len(self._memo) >= _MEMO_SIZE:
                     self._memo.clear()
                 self._memo[raw] = planned
         if planned is None:
-            has_query = scope["method"] == "POST" or "query" in request.query_params
+            has_query = scope["method"] == "POST" or _asks(_get_payload(request))
             await self._pass_through(scope, body, receive, send, has_query=has_query)
             return
+        if planned.result is not None:
+            planned.result.inc()
+        if planned.unregistered and not has_token(scope):
+            self.policy.audit(planned.query)
         response = await self._cached(request, planned)
         await response(scope, receive, send)
+
+    async def _persisted(self, payload: Any) -> tuple[Any, bool]:
+        """The payload to plan, with the document of the persisted operation it
+        names by hash; and whether that verdict lasts (may be memoised). None:
+        Strawberry and the policy's extension answer it."""
+        if not isinstance(payload, dict):
+            return payload, True
+        policy = self.policy
+        sha256 = requested_hash(payload.get("extensions"))  # checked: _malformed
+        if sha256 is None:
+            query = payload.get("query")
+            if policy.enforcing and isinstance(query, str):
+                # An unregistered document is judged per request (the caller's
+                # token decides), so it is never answered from here.
+                return (
+                    (payload, True) if policy.registry.has_text(query) else (None, True)
+                )
+            return payload, True
+        query = payload.get("query")
+        if policy.mode == "off":
+            return None, True  # refused: hashes are not taken
+        if query is not None:
+            # The text of a registered operation runs like the text alone; anything
+            # else is a registration or a mismatch, for the extension.
+            if sha256 in policy.registry and text_hash(query) == sha256:
+                return payload, True
+            return None, False
+        found = await policy.lookup(sha256)
+        if found is None:
+            return None, False  # a miss now; maybe registered by the next request
+        document, registered = found
+        result = RESULTS["operation" if registered else "apq_hit"]
+        return {**payload, "query": document, "_result": result}, True
 
     def _plan(self, payload: Any) -> PlannedQuery | None:
         if not isinstance(payload, dict):
@@ -157,7 +222,16 @@ class GraphQLEndpoint:
         if plan is None:
             return None
         key = render_key("graphql", print_ast(document), operation, variables)
-        return PlannedQuery(plan, key, query, variables, operation)
+        result = payload.get("_result")
+        return PlannedQuery(
+            plan,
+            key,
+            query,
+            variables,
+            operation,
+            unregistered=self.policy.unregistered(query),
+            result=result,
+        )
 
     async def _cached(self, request: Request, planned: PlannedQuery) -> Any:
         services = self.services
@@ -222,12 +296,55 @@ class GraphQLEndpoint:
         await self.app(scope, replay, send_private)
 
 
-def _get_payload(request: Request) -> dict[str, Any] | None:
+def _asks(payload: dict[str, Any]) -> bool:
+    """A GET that is a GraphQL request (not GraphiQL's page): a query, or a hash."""
+    if "query" in payload:
+        return True
+    try:
+        return requested_hash(payload.get("extensions")) is not None
+    except BadExtension:
+        return True
+
+
+def _get_payload(request: Request) -> dict[str, Any]:
+    """The GET parameters, `variables` and `extensions` read as JSON (a value that
+    is not JSON is left as text, for `_malformed` to name)."""
     payload: dict[str, Any] = dict(request.query_params)
-    raw_variables = payload.get("variables")
-    if raw_variables:
-        try:
-            payload["variables"] = orjson.loads(raw_variables)
-        except orjson.JSONDecodeError:
-            return None
+    for name in ("variables", "extensions"):
+        if name in payload:
+            try:
+                payload[name] = orjson.loads(payload[name])
+            except orjson.JSONDecodeError:
+                payload[name] = _NotJson()
     return payload
+
+
+class _NotJson:
+    """A GET parameter that should have been JSON text and is not."""
+
+
+_FIELD_TYPES: tuple[tuple[str, type, str], ...] = (
+    ("query", str, "a string"),
+    ("operationName", str, "a string"),
+    ("variables", dict, "an object"),
+    ("extensions", dict, "an object"),
+)
+
+
+def _malformed(payload: dict[str, Any]) -> str | None:
+    """What makes a request no GraphQL request, in Strawberry's words; None when
+    it is one. Checked here so the cached path refuses what Strawberry would."""
+    for name, kind, words in _FIELD_TYPES:
+        value = payload.get(name)
+        if isinstance(value, _NotJson):
+            return f"The GraphQL operation's `{name}` is not valid JSON."
+        if value is not None and not isinstance(value, kind):
+            return (
+                f"The GraphQL operation's `{name}` must be {words} or null, "
+                "if provided."
+            )
+    try:
+        requested_hash(payload.get("extensions"))
+    except BadExtension:
+        return PERSISTED_QUERY_SHAPE
+    return None

@@ -32,6 +32,17 @@ query Overview($timeframe: String = "24") {
 }
 """
 
+# Put before the first document when PERSISTED_OPERATIONS=enforce-anonymous: why
+# an ad-hoc query is refused without a token, and what to do about it.
+ENFORCED_NOTICE = """\
+# This server runs only registered operations for requests without a developer
+# token (PERSISTED_OPERATIONS=enforce-anonymous): an ad-hoc query is refused with
+# PERSISTED_OPERATION_REQUIRED. Add a token in the Headers tab below:
+#   {"Authorization": "Bearer <token>"}
+# Registered operations: /graphql/persisted-operations.json
+
+"""
+
 ASSET_FILES: tuple[str, ...] = (
     "react.production.min.js",
     "react-dom.production.min.js",

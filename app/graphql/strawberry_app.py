@@ -18,6 +18,12 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.context import Context, Services
 from app.graphql.graphiql import graphiql_html, missing_assets
+from app.graphql.policy import (
+    NOT_FOUND,
+    NOT_FOUND_CACHE_CONTROL,
+    BadExtension,
+    requested_hash,
+)
 from app.graphql.refusals import refusal
 
 MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
@@ -69,7 +75,30 @@ class StrawberryApp(GraphQL[Context, None]):
             raise
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context.for_request(self._services, request)
+        context = Context.for_request(self._services, request)
+        context.persisted_policy = True
+        return context
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted operation has no `query`, like GraphiQL's own
+        # page; it is a request all the same, from curl (`*/*`) or a browser.
+        extensions = request.query_params.get("extensions")
+        if extensions:
+            try:
+                if requested_hash(orjson.loads(extensions)) is not None:
+                    return False
+            except (orjson.JSONDecodeError, BadExtension):
+                return False
+        return bool(super().should_render_graphql_ide(request))
+
+    def create_response(self, response_data: Any, sub_response: Any) -> Any:
+        response = super().create_response(response_data, sub_response)
+        errors = (
+            response_data.get("errors") if isinstance(response_data, dict) else None
+        )
+        if errors and any(_code(e) == NOT_FOUND for e in errors):
+            response.headers["cache-control"] = NOT_FOUND_CACHE_CONTROL
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -96,3 +125,8 @@ class StrawberryApp(GraphQL[Context, None]):
                 docs_url="/docs" if self._services.settings.docs else None,
             )
         )
+
+
+def _code(error: Any) -> Any:
+    extensions = error.get("extensions") if isinstance(error, dict) else None
+    return extensions.get("code") if isinstance(extensions, dict) else None

@@ -169,3 +169,81 @@ async def test_record_usage_time_that_leaves_the_calendar_in_utc_is_a_400(
     )
     errors = response.json()["errors"]
     assert errors[0]["extensions"]["code"] == "BAD_REQUEST", errors
+
+
+# --- what schemathesis' --checks all found (tests/fuzz/test_schemathesis.py) --------
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/api/v1/developer/keys/some-id", {"GET", "HEAD", "DELETE"}),
+        ("PUT", "/api/v1/developer/keys", {"GET", "HEAD", "POST"}),
+        ("PATCH", "/api/v1/developer/projects", {"GET", "HEAD", "POST"}),
+        ("DELETE", "/api/v1/dashboard/kpi", {"GET", "HEAD"}),
+        ("PUT", "/graphql", {"GET", "HEAD", "POST"}),
+    ],
+)
+async def test_a_405_allows_every_method_of_its_path(
+    client: httpx.AsyncClient, method: str, path: str, allow: set[str]
+) -> None:
+    # Was `Allow: HEAD, GET` on /keys/{id}: each row was its own route.
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == allow
+
+
+STANDARD_ERROR = {"success", "error", "meta"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "keys"),
+    [
+        # Was the public envelope: `%2F` is a `/`, so no route matched.
+        ("GET", "/api/v1/developer/models/openai%2Fwhisper-large-v3", 404, None),
+        ("GET", "/api/v1/developer/nope", 404, None),
+        ("GET", "/api/v1/billing-providers/nope", 404, None),
+        ("GET", "/api/v1/auth/nope", 404, None),
+        ("PUT", "/api/v1/auth/csrf", 405, None),
+        ("POST", "/api/v1/billing-providers", 405, None),
+        ("DELETE", "/api/v1/auth/providers/daydream/start", 405, None),
+        # The one bare row under /developer/ keeps its row's envelope.
+        ("POST", "/api/v1/developer/network-models", 405, {"error"}),
+        ("GET", "/api/v1/dashboard/nope", 404, {"error"}),
+        ("GET", "/nope", 404, {"error"}),
+    ],
+)
+async def test_a_404_or_405_answers_in_its_familys_envelope(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    status: int,
+    keys: set[str] | None,
+) -> None:
+    response = await client.request(method, path, headers=auth())
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == (keys or STANDARD_ERROR)
+    code = "NOT_FOUND" if status == 404 else "METHOD_NOT_ALLOWED"
+    assert body["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00.5-14:00"]
+)
+async def test_a_usage_bound_past_the_calendar_in_utc_is_its_first_or_last_day(
+    client: httpx.AsyncClient, moment: str
+) -> None:
+    # A valid RFC 3339 date-time (what the document promises) was a 400 here.
+    response = await client.get(
+        "/api/v1/developer/usage", params={"from": moment}, headers=auth()
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("moment", ["20261101", " 2026-11-01", "2026-11-01T10:00"])
+async def test_a_usage_bound_is_an_rfc_3339_date_or_date_time(
+    client: httpx.AsyncClient, moment: str
+) -> None:
+    response = await client.get(
+        "/api/v1/developer/usage", params={"to": moment}, headers=auth()
+    )
+    assert response.status_code == 400, response.text

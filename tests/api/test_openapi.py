@@ -4,6 +4,7 @@ every row (and its errors) validate against, so the document cannot drift."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -14,10 +15,15 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from app.developer.broker import check_session_id
+from app.errors import AppError
+from app.main import create_app
+from app.settings import Settings
 from rest_facade.envelope import STANDARD
 from rest_facade.openapi import OpenApiError, _Builder, nullable
+from rest_facade.params import WHITESPACE
 from rest_facade.routes import ROUTES, RestRoute
-from tests.support.app import auth
+from tests.support.app import Clock, auth, serve
 
 Document = dict[str, Any]
 KEYS = "/api/v1/developer/keys"
@@ -50,8 +56,24 @@ def response_schema(
     if "$ref" in response:
         response = document["components"]["responses"][response["$ref"].split("/")[-1]]
     content = response["content"]
-    schema: Document = content[media or "application/json"]["schema"]
+    schema: Document = resolved(
+        document, content[media or "application/json"]["schema"]
+    )
     return schema
+
+
+def resolved(document: Document, schema: Any) -> Any:
+    """`schema` with every `$ref` into the document replaced by what it names."""
+    if isinstance(schema, list):
+        return [resolved(document, item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        target: Any = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return resolved(document, target)
+    return {key: resolved(document, value) for key, value in schema.items()}
 
 
 def assert_matches(schema: Document, body: Any) -> None:
@@ -106,69 +128,132 @@ async def test_openapi_operation_ids_are_unique(document: Document) -> None:
     assert len(ids) == len(set(ids))
 
 
-async def test_openapi_parameters_carry_type_range_and_default(
+async def test_openapi_documents_lenient_parameters_as_any_text_with_their_rule(
     document: Document,
 ) -> None:
     dashboard = "/api/v1/dashboard/"
-    assert param(document, dashboard + "kpi", "timeframe")["schema"] == {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 168,
-        "default": 24,
-    }
-    assert param(document, dashboard + "pipelines", "limit")["schema"] == {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 200,
-        "default": 5,
-    }
-    assert param(document, dashboard + "fees", "days")["schema"] == {
-        "type": "integer",
-        "minimum": 7,
-        "maximum": 365,
-        "default": 180,
-    }
-    assert param(document, dashboard + "orchestrators", "period")["schema"] == {
+    for path, name, words in [
+        (dashboard + "kpi", "timeframe", "clamped to 1-168"),
+        (dashboard + "pipelines", "limit", "clamped to 1-200; anything else means 5"),
+        (dashboard + "orchestrators", "period", "`N`, `Nh` or `Nd`"),
+        (dashboard + "gpu-capacity", "timeframe", "ignored"),
+        (dashboard + "job-feed", "pollMs", "max-age"),
+        (KEYS, "pageSize", "clamped to 1-100"),
+        ("/api/v1/developer/models", "featured", "`true` filters"),
+        ("/api/v1/developer/network-models", "limit", "`all`"),
+        (dashboard + "fees", "refresh", "`1` loads the data again"),
+    ]:
+        found = param(document, path, name)
+        assert found["schema"] == {"type": "string"}, (path, name)
+        assert words in found["description"], (path, name)
+
+
+async def test_openapi_documents_strict_parameters_exactly(
+    document: Document,
+) -> None:
+    dashboard = "/api/v1/dashboard/"
+    assert param(document, dashboard + "kpi", "pipeline")["schema"] == {
         "type": "string",
-        "pattern": "^[0-9]+[hHdD]?$",
-        "default": "24h",
+        "maxLength": 128,
+        "pattern": "^[A-Za-z0-9._:/-]{0,128}$",
     }
-    pipeline = param(document, dashboard + "kpi", "pipeline")["schema"]
-    assert pipeline["maxLength"] == 128
-    assert param(document, dashboard + "job-feed", "pollMs")["schema"]["default"] == (
-        30000
+    days = param(document, dashboard + "fees", "days")["schema"]
+    assert (days["type"], days["default"]) == ("string", "180")
+    usage = param(document, "/api/v1/developer/usage", "from")["schema"]
+    assert [branch.get("format") for branch in usage["anyOf"]] == [
+        "date",
+        "date-time",
+        None,
+    ]
+    session = param(
+        document, LOGIN.replace("daydream", "{slug}") + "/result", "login_session_id"
     )
-    page_size = param(document, KEYS, "pageSize")["schema"]
-    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == (
-        1,
-        100,
-        20,
-    )
-    assert param(document, "/api/v1/developer/models", "featured")["schema"] == {
-        "type": "boolean"
-    }
-    limit = param(document, "/api/v1/developer/network-models", "limit")["schema"]
-    assert {"type": "string", "enum": ["all"]} in limit["anyOf"]
-    assert param(document, "/api/v1/developer/usage", "from")["schema"] == {
-        "type": "string",
-        "maxLength": 40,
-    }
+    assert session["required"] is True
+    assert session["schema"]["maxLength"] == 128
     key_id = param(document, KEYS + "/{id}", "id")
     assert (key_id["in"], key_id["required"], key_id["schema"]) == (
         "path",
         True,
-        {"type": "string"},
+        {"type": "string", "minLength": 1, "pattern": "^[^/\\x00]+$"},
     )
+    slug = param(document, "/api/v1/auth/providers/{slug}/start", "slug", "post")
+    assert slug["schema"] == {"type": "string", "enum": ["daydream", "pymthouse"]}
+    query = param(document, "/graphql", "query")
+    assert query["schema"] == {"type": "string", "minLength": 1}
+    variables = param(document, "/graphql", "variables")
+    assert variables["content"]["application/json"]["schema"]["type"] == [
+        "object",
+        "null",
+    ]
 
 
-async def test_openapi_request_body_is_the_graphql_input_type(
-    document: Document,
+# Values near each strict parser's edges: the documented pattern must accept
+# exactly those the parser takes.
+EDGES = [
+    "",
+    " ",
+    "7",
+    "6",
+    "007",
+    " 30 ",
+    "\u3000365\u2029",
+    "366",
+    "+30",
+    "7.5",
+    "1e2",
+    "٣٠",
+    "30x",
+    "\x0030",
+    "a" * 64,
+    " " + "A" * 64 + "\t",
+    "a" * 63,
+    "g" * 64,
+    "a" * 64 + "\x00",
+    "live-video-to-video",
+    "a/b:c.d_e",
+    "a b",
+    "x" * 129,
+    "é",
+    "\x1c30\x1f",
+    "\ufeff30",
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/dashboard/fees", "days"),
+        ("/api/v1/dashboard/kpi", "pipeline"),
+        ("/api/v1/developer/models", "type"),
+        ("/api/v1/auth/providers/{slug}/result", "login_session_id"),
+    ],
+)
+async def test_a_strict_parameters_pattern_is_exactly_what_its_parser_takes(
+    document: Document, path: str, name: str
 ) -> None:
-    body = operation(document, KEYS, "post")["requestBody"]
-    schema = body["content"]["application/json"]["schema"]
-    assert schema["required"] == ["billingProviderId", "rawApiKey"]
-    assert schema["additionalProperties"] is False
-    assert schema["properties"]["label"] == {"type": ["string", "null"]}
+    schema = param(document, path, name)["schema"]
+    row = next(r for r in ROUTES if r.path == path)
+    parse = row.params[name].parse
+    for value in [*EDGES, "x" * 32, "x" * 33, " " + "a" * 64 + " " * 64]:
+        documented = not list(Draft202012Validator(schema).iter_errors(value))
+        try:
+            parse(value)
+            accepted = "\x00" not in value or name in ("days", "pipeline")
+        except AppError:
+            accepted = False
+        if name == "login_session_id" and accepted:
+            try:
+                check_session_id(parse(value))
+            except AppError:
+                accepted = False
+        assert documented == accepted, (name, value)
+
+
+def test_the_whitespace_class_is_what_str_strip_removes() -> None:
+    pattern = re.compile(f"[{WHITESPACE}]")
+    for code in range(0x110000):
+        character = chr(code)
+        assert bool(pattern.fullmatch(character)) == character.isspace(), hex(code)
 
 
 async def test_openapi_documents_auth_and_error_envelopes(document: Document) -> None:
@@ -400,3 +485,23 @@ def test_a_bare_row_cannot_have_meta() -> None:
     row = RestRoute("/pets", "Pets", "pets", body="filter", meta="meta")
     with pytest.raises(OpenApiError, match="no meta"):
         _Builder(build_schema(SDL)).route(row, parse(DOC), "POST")
+
+
+@pytest.mark.parametrize(
+    "path", ["/graphql", "/openapi.json", "/api/v1/auth/csrf", "/api/v1/dashboard/kpi"]
+)
+async def test_a_size_cap_refusal_answers_as_documented(
+    settings: Settings,
+    simulator: Starlette,
+    clock: Clock,
+    document: Document,
+    path: str,
+) -> None:
+    capped = settings.model_copy(update={"max_query_string_bytes": 256})
+    async with serve(create_app(capped, simulator=simulator, clock=clock)) as http:
+        response = await http.get(path, params={"x": "y" * 300})
+    assert response.status_code == 414
+    assert_matches(response_schema(document, path, "GET", 414), response.json())
+    body = response.json()
+    error = body["error"] if "error" in body else body["errors"][0]["extensions"]
+    assert error["code"] == "URI_TOO_LONG"

@@ -1,18 +1,11 @@
-"""Schemathesis against the live app, in process, with a fixed seed.
+"""Schemathesis' GraphQL fuzzer against the live app, in process, with a fixed seed.
 
-REST: every operation of `/openapi.json` gets positive and negative cases (valid
-and invalid parameters and bodies, with a bearer token so authenticated routes get
-past 401); no answer may be a 5xx, and each must match the document: status code,
-content type, headers and body schema. `FUZZ_EXAMPLES` (default 40) cases per
-operation, over 1,000 in all, counted so the test cannot silently fuzz nothing.
-
-GraphQL: queries and mutations generated from the introspected schema
+Queries and mutations generated from the introspected schema
 (`FUZZ_GRAPHQL_EXAMPLES`, default 15 per root field); no 5xx, no error the server
-did not mean (masked: `INTERNAL_ERROR`), no exception text or traceback.
-
-Both run in one test function each, on one app (the cases share its database), in
-about a minute under coverage. A failure lists every failing operation with a
-curl command that reproduces it.
+did not mean (masked: `INTERNAL_ERROR`), no exception text or traceback. One test
+function, one app (the cases share its database). A failure lists every failing
+operation with the document that shows it. The REST facade and its OpenAPI
+document are fuzzed by test_schemathesis.py, with every check.
 """
 
 from __future__ import annotations
@@ -29,41 +22,21 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from starlette.applications import Starlette
 
 from app.errors import AppError
 from app.main import create_app
 from app.settings import Settings
-from rest_facade.routes import ROUTES
 from tests.support.app import Clock, token_for
 
-# A thousand cases in one test: a minute under coverage on a loaded machine, more
-# with FUZZ_EXAMPLES raised; the default timeout (pyproject.toml) suits the rest.
+# Hundreds of cases in one test, more with FUZZ_GRAPHQL_EXAMPLES raised.
 pytestmark = pytest.mark.timeout(600)
 
-# Cases per operation. The default gives 26 x 40 + 5 (five routes without input)
-# = 1,045 REST cases and 24 x 15 = 360 GraphQL cases; the floors scale with them.
-REST_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
-REST_MINIMUM = 25 * REST_EXAMPLES  # >= 1,000 by default
+# Cases per root field: 24 x 15 = 360 by default; the floor scales with it.
 GRAPHQL_EXAMPLES = int(os.environ.get("FUZZ_GRAPHQL_EXAMPLES", "15"))
 GRAPHQL_MINIMUM = 20 * GRAPHQL_EXAMPLES
-REST_CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
 # What a Python exception leaks as: a traceback, a frame, an exception class's
 # name (the builtins' and the database drivers'), or the masked message.
 _EXCEPTIONS = sorted(
@@ -141,38 +114,6 @@ def modes(operation: Any, *, negative: bool) -> st.SearchStrategy[Any]:
             operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
         )
     return st.one_of(strategies)
-
-
-@pytest.mark.slow
-def test_rest_facade_keeps_to_its_openapi_document(fuzz_app: Starlette) -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
-    calls: Counter[str] = Counter()
-    failures: dict[str, str] = {}
-
-    def check(case: Any) -> None:
-        label = case.operation.label
-        calls[label] += 1
-        try:
-            response = case.call(headers=BEARER)
-        except Exception as exc:  # the app raised: a 500 that escaped
-            failures.setdefault(f"{label}: {exc!r}", case.as_curl_command())
-            return
-        try:
-            case.validate_response(response, checks=REST_CHECKS, headers=BEARER)
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                failures.setdefault(f"{label}: {failure.title}", str(group)[:2000])
-
-    operations = loaded(schema)
-    for operation in operations:
-        has_input = operation.path_parameters or operation.query or operation.body
-        strategy = modes(operation, negative=bool(has_input))
-        run_cases(operation, strategy, REST_EXAMPLES, check)
-
-    assert not failures, "\n\n".join(failures.values())
-    assert sum(calls.values()) >= REST_MINIMUM, calls
-    assert set(calls) == {op.label for op in operations}
-    assert {f"{m} {row.path}" for row in ROUTES for m in row.methods} <= set(calls)
 
 
 def leaks(text: str) -> bool:

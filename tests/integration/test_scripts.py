@@ -18,6 +18,7 @@ from app.developer.seed import AI_MODELS
 from app.settings import Settings
 from scripts import migrate as migrate_script
 from tests.support.app import ROOT, make_settings
+from tests.support.loopback import free_port
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 URL_VARS = ("NAAP_API_SERVER_URL", "SUBGRAPH_URL", "L1_RPC_URL")
@@ -104,6 +105,31 @@ def test_migrate_script_end_to_end(
     again = capsys.readouterr().out
     assert "schema at 0001 (already up to date)" in again
     assert f"seeded 0 billing providers and 0 AI models (now 2 and {n})" in again
+
+
+# --- scripts/serve.py --------------------------------------------------------------
+
+
+def test_serve_refuses_a_bad_persisted_operation_manifest(tmp_path: Path) -> None:
+    manifest = tmp_path / "ops.json"
+    manifest.write_text("{not json", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "scripts/serve.py"],
+        cwd=ROOT,
+        env=dict(
+            os.environ,
+            PERSISTED_OPERATIONS_FILES=str(manifest),
+            PORT=str(free_port()),
+            LOG_LEVEL="warning",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"serve: {manifest}: not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 # --- importing the app -------------------------------------------------------------
