@@ -5,6 +5,7 @@ and backoff after failures."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,15 +28,6 @@ class Feed:
     @property
     def polls(self) -> list[str]:
         return self.log.paths(FEED)
-
-    def pause(self) -> None:
-        """Stop the page's time, then run it to just after the next poll: each
-        test starts with a whole interval ahead."""
-        soon = self.page.evaluate("() => Date.now()") + 50
-        self.page.clock.pause_at(soon / 1000)
-        now = self.page.evaluate("() => Date.now()")
-        due = int(self.attribute("data-next-poll") or 0)
-        self.poll_after(max(1, due - now))
 
     def run(self, ms: int) -> None:
         """Advance `ms` with no poll due."""
@@ -64,12 +56,16 @@ class Feed:
 
 @pytest.fixture
 def feed(page: Any, server: ServerProcess, page_log: PageLog) -> Feed:
-    page.clock.install()
+    """The page loaded with its time standing still: the first poll is answered
+    and the next is due exactly one interval later, however slow the load."""
+    start = time.time()
+    page.clock.install(time=start)
+    page.clock.pause_at(start + 1)
     open_overview(page, server)
     watched = Feed(page, page_log)
     assert watched.polls == [FEED + "?pollMs=15000"]
-    watched.pause()
-    assert len(watched.polls) >= 2
+    now = page.evaluate("() => Date.now()")
+    assert int(watched.attribute("data-next-poll") or 0) - now == 15_000
     return watched
 
 
