@@ -44,6 +44,9 @@ from app.graphql.endpoint import GraphQLEndpoint
 from app.graphql.graphiql import DEFAULT_QUERY
 from app.graphql.labels import OperationLabels
 from app.graphql.limits import limits_extension
+from app.live.capacity import StreamSlots
+from app.live.hub import FeedHub, Relay
+from app.live.signals import chain_stop_signals
 from app.metrics import READINESS
 from app.ratelimit import RateLimiter
 from app.schema import build_schema, graphql_schema
@@ -56,6 +59,7 @@ from app.upstream.oauth import OAuthClient, provider_endpoints
 from app.upstream.subgraph import SubgraphClient
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
+from rest_facade.job_stream import JobFeedReader
 from rest_facade.plain import plain_routes
 from rest_facade.prepare import OperationError, check_operations
 from rest_facade.refusals import error_body
@@ -177,6 +181,8 @@ def build_services(
         limiter=limiter,
         snapshots=snapshots,
         reads=CachedReads(snapshots, admit=limiter.admit_upstream),
+        live=FeedHub(interval=settings.job_feed_push_interval, relay=_relay(settings)),
+        streams=StreamSlots(settings.max_streams_per_worker),
         simulator=sim_app if simulated_oauth else None,
     )
     snapshots.loader_context = lambda: Context(services=services)
@@ -213,6 +219,16 @@ def _snapshots(settings: Settings) -> Snapshots:
     )
 
 
+def _relay(settings: Settings) -> Relay | None:
+    """With CACHE_URL, one poller per feed across workers (Redis); without it,
+    each worker polls for its own listeners."""
+    if settings.cache_url is None:
+        return None
+    from app.live.redis_bus import RedisRelay
+
+    return RedisRelay(settings.cache_url)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
@@ -239,6 +255,8 @@ def create_app(
         settings, transports=transports, simulator=simulator, clock=clock
     )
     schema = build_schema([limits_extension(settings)])
+    # The hub polls the job feed as the REST route reads it, through this schema.
+    services.live.poll = JobFeedReader(schema, services)
     routes: list[BaseRoute] = [*build_routes(schema, services), *plain_routes()]
     app = Starlette(
         routes=routes,
@@ -313,6 +331,8 @@ def _lifespan(
             gc.freeze()
         services.ready = True
         READINESS.labels("started").set(1)
+        # SIGTERM ends the streams at once, not after uvicorn's grace period.
+        unchain = chain_stop_signals(services.live.begin_shutdown)
         check = asyncio.get_running_loop().call_later(
             OPERATIONS_CHECK_DELAY, _check_operations, schema, services
         )
@@ -320,8 +340,12 @@ def _lifespan(
             yield
         finally:
             check.cancel()
+            unchain()
             services.ready = False
             READINESS.labels("started").set(0)
+            # Streams end, pollers stop and leases are released first: nothing
+            # else waits on them.
+            await services.live.aclose()
             # Background refreshes use the clients: let them finish, within the
             # same SHUTDOWN_TIMEOUT that uvicorn gave in-flight requests.
             try:
@@ -359,5 +383,9 @@ def _check_operations(schema: strawberry.Schema, services: Services) -> None:
 def _root_fields(schema: Any) -> dict[str, frozenset[str]]:
     """The schema's root field names by operation type: GraphQL metric labels."""
     built = graphql_schema(schema)
-    roots = {"query": built.query_type, "mutation": built.mutation_type}
+    roots = {
+        "query": built.query_type,
+        "mutation": built.mutation_type,
+        "subscription": built.subscription_type,
+    }
     return {kind: frozenset(t.fields) for kind, t in roots.items() if t is not None}

@@ -1,4 +1,4 @@
-"""The GraphQL schema: the Query and Mutation roots and `build_schema`.
+"""The GraphQL schema: the Query, Mutation and Subscription roots and `build_schema`.
 
 `schema` is a default instance for `make schema` (SDL export) and tooling, built
 on first access (the server builds its own with its limits).
@@ -7,7 +7,7 @@ on first access (the server builds its own with its limits).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -63,6 +63,7 @@ from app.types.developer import (
     Usage,
     UsageRecord,
 )
+from app.types.live import JobFeedEvent
 
 
 @strawberry.type
@@ -150,6 +151,15 @@ class Mutation:
     record_usage: UsageRecord = strawberry.field(
         resolver=resolvers.usage.record_usage,
         description="Write a usage row (metering service; needs role usage:write).",
+    )
+
+
+@strawberry.type
+class Subscription:
+    job_feed: AsyncGenerator[JobFeedEvent, None] = strawberry.subscription(
+        resolver=resolvers.jobs.job_feed_events,
+        description="The job feed pushed: a snapshot, then deltas and statuses "
+        "(`limit` 1-200, default 50). Over graphql-transport-ws or GraphQL over SSE.",
     )
 
 
@@ -247,6 +257,7 @@ def build_schema(
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             # Factories, as Strawberry expects; the caches live at module level.
             lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),

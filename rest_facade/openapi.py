@@ -97,6 +97,7 @@ class PlainDoc:
     body: JsonSchema | None = None
     errors: tuple[int, ...] = ()  # statuses answered with the standard error body
     tag: str = "Service"
+    request_headers: Mapping[str, JsonSchema] = field(default_factory=dict)
 
 
 HTML_PAGE: JsonSchema = {"type": "string"}
@@ -339,6 +340,10 @@ class _Builder:
             "parameters": [
                 *(self._path_param(name, None) for name in path_params),
                 *(_query(name, schema, "") for name, schema in doc.query.items()),
+                *(
+                    {"name": name, "in": "header", "required": False, "schema": schema}
+                    for name, schema in doc.request_headers.items()
+                ),
             ],
             "responses": dict(sorted(responses.items())),
         }

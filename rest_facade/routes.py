@@ -49,6 +49,10 @@ class RestRoute:
     errors: tuple[int, ...] = ()
 
 
+# The job feed pushed as server-sent events: a row of the plain-route table
+# (rest_facade/plain.py), named here because its errors are the dashboard's.
+JOB_FEED_STREAM = "/api/v1/dashboard/job-feed/stream"
+
 _PRIVATE = PrivateCache()
 _TIMEFRAME = p.Param("timeframe", p.timeframe, "Window in hours, 1-168 (default 24).")
 

@@ -7,6 +7,8 @@ Strawberry must judge) goes to Strawberry untouched and leaves `private, no-stor
 Before that, the front refuses what `/graphql` does not take, as GraphQL errors: a
 POST that is not `application/json` (415: forms are what browsers send cross-site
 without a preflight), a body that is not one JSON object (400: no batching).
+WebSockets and requests for an event stream (subscriptions) hold a stream slot
+while open (streams.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from app.caching.policy import (
 from app.caching.read import Found, Rendered
 from app.caching.render import render_key, to_response
 from app.context import Context, Services
+from app.graphql import streams
 from app.graphql.refusals import BAD_JSON, BATCH, NOT_AN_OBJECT, NOT_JSON, refusal
 from app.schema import PUBLIC_FIELDS, graphql_schema
 
@@ -93,6 +96,9 @@ class GraphQLEndpoint:
         return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await streams.websocket(self.app, self.services, scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
@@ -219,6 +225,11 @@ class GraphQLEndpoint:
                 message["headers"] = headers
             await send(message)
 
+        if streams.accepts_event_stream(scope):
+            await streams.event_stream(
+                self.app, self.services, scope, replay, send_private
+            )
+            return
         await self.app(scope, replay, send_private)
 
 

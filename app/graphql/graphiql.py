@@ -44,10 +44,14 @@ _BOOTSTRAP_SCRIPT = """
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("graphiql-config").textContent);
+  var ws = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     React.createElement(GraphiQL, {
-      fetcher: GraphiQL.createFetcher({ url: config.endpoint }),
+      fetcher: GraphiQL.createFetcher({
+        url: config.endpoint,
+        subscriptionUrl: ws + config.endpoint
+      }),
       defaultQuery: config.defaultQuery,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,
