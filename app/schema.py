@@ -7,13 +7,14 @@ on first access (the server builds its own with its limits).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 # Imported as modules under the package name: the Query fields below are named
 # like the modules and would shadow them inside the class body.
@@ -222,9 +223,40 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, AppError | GraphQLError)
 
 
+# What `execute` runs: one result per request. Subscriptions go through
+# `stream` (a WebSocket, or a request that accepts text/event-stream).
+SINGLE_RESULT = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
 class Schema(strawberry.Schema):
     """Logs unexpected errors only, with their traceback and the request id: a 401
-    or a 404 is an answer, not an incident."""
+    or a 404 is an answer, not an incident. A subscription asked for with one
+    answer expected is refused (InvalidOperationTypeError) rather than run."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        allowed = (
+            SINGLE_RESULT
+            if allowed_operation_types is None
+            else SINGLE_RESULT.intersection(allowed_operation_types)
+        )
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
 
     def process_errors(
         self,

@@ -20,12 +20,17 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
 
 from app.context import Context, Services
 from app.graphql.graphiql import graphiql_html, missing_assets
 from app.graphql.refusals import refusal
 
 MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
+SUBSCRIPTION_WITHOUT_STREAM = (
+    "Subscriptions need a stream: a WebSocket (graphql-transport-ws) or a request "
+    "with Accept: text/event-stream."
+)
 MAX_SUBSCRIPTIONS: Final = 5  # operations in flight on one WebSocket
 
 
@@ -78,8 +83,11 @@ class StrawberryApp(GraphQL[Context, None]):
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
-            # Strawberry answers 400; it is the method that is wrong.
-            if isinstance(exc.__cause__, InvalidOperationTypeError):
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError):
+                if cause.operation_type == OperationType.SUBSCRIPTION:
+                    raise HTTPException(400, SUBSCRIPTION_WITHOUT_STREAM) from exc
+                # Strawberry answers 400; it is the method that is wrong.
                 raise HTTPException(405, MUTATION_BY_GET) from exc
             raise
 

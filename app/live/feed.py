@@ -27,6 +27,7 @@ class Feed:
         "limit",
         "polls",
         "ring",
+        "ring_base",
         "seen",
         "state",
         "subscribers",
@@ -37,6 +38,7 @@ class Feed:
         self.key = f"job-feed:{limit}"
         self.state: FeedState | None = None
         self.ring: deque[FeedEvent] = deque(maxlen=RING_SIZE)
+        self.ring_base: int | None = None  # the state the ring's first event follows
         self.subscribers: set[Subscriber] = set()
         self._snapshot: FeedEvent | None = None
         self.idle_since: float | None = None  # monotonic, when the last one left
@@ -75,6 +77,8 @@ class Feed:
         if last_seq == state.seq:
             return []
         events = list(self.ring)
+        if last_seq == self.ring_base:
+            return events
         for index, event in enumerate(events):
             if event.seq == last_seq:
                 return events[index + 1 :]
@@ -86,11 +90,15 @@ class Feed:
         self.state = state
         self._snapshot = None
         if first:  # listeners waiting for a first state get its snapshot
+            self.ring_base = state.seq
             for subscriber in self.subscribers:
                 subscriber.resync()
             return
+        ring = self.ring
         for event in events:
-            self.ring.append(event)
+            if len(ring) == ring.maxlen:
+                self.ring_base = ring[0].seq
+            ring.append(event)
             for subscriber in self.subscribers:
                 subscriber.offer(event)
 
@@ -100,6 +108,7 @@ class Feed:
         self.state = state
         self._snapshot = None
         self.ring.clear()
+        self.ring_base = state.seq
         for subscriber in self.subscribers:
             subscriber.resync()
 
