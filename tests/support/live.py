@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -412,8 +412,8 @@ MATERIAL = ("status", "model", "pipeline", "orchestratorUrl", "gateway")
 
 def assert_matches_rest(
     rows: Mapping[str, Mapping[str, Any]],
-    streams: list[Mapping[str, Any]],
-    keys: list[str],
+    streams: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
     deadband: float,
 ) -> None:
     """The client's list is the REST body's: the same streams by key, the same
