@@ -492,3 +492,12 @@ def graphql_payload(kind_and_data: Mapping[str, Any]) -> tuple[str, dict[str, An
         typename, "status"
     )
     return kind, feed
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Let the event loop run until `check()` holds (WAIT real seconds at most):
+    for what the app finishes on its own tasks (a cancelled subscription's
+    cleanup, a stream noticing its client left)."""
+    async with asyncio.timeout(WAIT):
+        while not check():
+            await asyncio.sleep(0.001)
