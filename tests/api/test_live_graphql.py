@@ -123,7 +123,7 @@ async def test_the_sixth_subscription_on_one_socket_is_refused(
         await socket.subscribe(str(n), SMALL)
     await running.timer.settle()
     refusal = None
-    seen = set()
+    seen: set[str] = set()
     while len(seen) < MAX_SUBSCRIPTIONS or refusal is None:
         message = await socket.receive()
         if message["type"] == "error":
@@ -212,7 +212,8 @@ async def test_past_the_stream_cap_graphql_gets_503_with_retry_after(
     [
         (
             {"graphql_max_depth": 3},
-            "subscription { jobFeed { ... on JobFeedDelta { added { stream { id } } } } }",
+            "subscription { jobFeed { ... on JobFeedDelta "
+            "{ added { stream { id } } } } }",
             "deep",
         ),
         (

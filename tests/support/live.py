@@ -499,5 +499,5 @@ async def eventually(check: Callable[[], bool]) -> None:
     for what the app finishes on its own tasks (a cancelled subscription's
     cleanup, a stream noticing its client left)."""
     async with asyncio.timeout(WAIT):
-        while not check():
+        while not check():  # noqa: ASYNC110  (the app's state has no event to wait on)
             await asyncio.sleep(0.001)
