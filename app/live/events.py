@@ -142,20 +142,22 @@ def _widened(row: Row, entry: Entry, deadband: float) -> tuple[Spread, ...] | No
 
 
 class FeedEvent:
-    """One event, encoded once: its JSON payload and its SSE frame (`id:`,
-    `event:`, `data:`), shared by every listener. `memo` keeps other renderings
-    of it (the GraphQL objects), also built once."""
+    """One event, encoded once as its SSE frame (`id:`, `event:`, one JSON
+    `data:` line), shared by every listener. `memo` keeps other renderings of
+    it (the GraphQL objects), also built once. The ring keeps `for_ring()`
+    copies: the frame alone, so 64 events cost their bytes and no objects."""
 
-    __slots__ = ("_payload", "data", "kind", "memo", "seq", "sse")
+    __slots__ = ("_payload", "_start", "kind", "memo", "seq", "sse")
 
     def __init__(
         self, kind: str, seq: int, data: bytes, payload: Mapping[str, Any] | None
     ) -> None:
         self.kind = kind
         self.seq = seq
-        self.data = data
+        head = b"id: %d\nevent: %s\ndata: " % (seq, kind.encode())
+        self._start = len(head)
+        self.sse = head + data + b"\n\n"
         self._payload = payload
-        self.sse = b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data)
         self.memo: dict[str, Any] = {}
 
     @classmethod
@@ -163,10 +165,27 @@ class FeedEvent:
         return cls(kind, payload["seq"], orjson.dumps(payload), payload)
 
     @property
+    def data(self) -> bytes:
+        """The JSON payload (a copy out of the frame)."""
+        return self.sse[self._start : -2]
+
+    @property
     def payload(self) -> Mapping[str, Any]:
-        if self._payload is None:  # relayed from another worker: decoded on demand
-            self._payload = orjson.loads(self.data)
+        if self._payload is None:  # relayed or replayed: decoded on demand
+            self._payload = orjson.loads(memoryview(self.sse)[self._start : -2])
         return self._payload
+
+    def for_ring(self) -> FeedEvent:
+        copy = object.__new__(FeedEvent)
+        copy.kind, copy.seq, copy.sse, copy._start = (
+            self.kind,
+            self.seq,
+            self.sse,
+            self._start,
+        )
+        copy._payload = None
+        copy.memo = {}
+        return copy
 
 
 @dataclass(frozen=True, slots=True)

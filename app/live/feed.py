@@ -98,7 +98,7 @@ class Feed:
         for event in events:
             if len(ring) == ring.maxlen:
                 self.ring_base = ring[0].seq
-            ring.append(event)
+            ring.append(event.for_ring())
             for subscriber in self.subscribers:
                 subscriber.offer(event)
 

@@ -24,10 +24,12 @@ from tests.support.live import (
     SUBSCRIPTION,
     ManualTimer,
     Rebuilt,
-    StreamClient,
-    WSClient,
     drive,
     eventually,
+)
+from tests.support.streams import (
+    StreamClient,
+    WSClient,
     graphql_payload,
     graphql_sse,
 )
@@ -93,7 +95,7 @@ async def test_a_websocket_subscription_gets_the_streams_events_typed(
 
 
 async def test_graphql_over_sse_streams_the_same_events(running: Running) -> None:
-    client = await graphql_sse(running.asgi, limit=50).open()
+    client = await graphql_sse(running.asgi, SUBSCRIPTION, limit=50).open()
     await running.timer.settle()
     await client.until_events(1)
     assert client.headers["content-type"].startswith("text/event-stream")

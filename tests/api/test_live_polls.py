@@ -15,9 +15,11 @@ from tests.support.live import (
     JOB_FEED_CALLS,
     STREAM,
     SUBSCRIPTION,
+    drive,
+)
+from tests.support.streams import (
     StreamClient,
     WSClient,
-    drive,
     graphql_sse,
 )
 
@@ -47,7 +49,9 @@ async def test_sse_graphql_and_rest_make_one_upstream_call_per_interval(
         for index, socket in enumerate(sockets):
             await socket.init()
             await socket.subscribe(str(index), SUBSCRIPTION, limit=50)
-        graphql_streams = [await graphql_sse(asgi, limit=50).open() for _ in range(10)]
+        graphql_streams = [
+            await graphql_sse(asgi, SUBSCRIPTION, limit=50).open() for _ in range(10)
+        ]
         await timer.settle()
         assert hub.listeners == 120
         assert calls(simulator) == 1  # the first poll, for all of them

@@ -25,9 +25,11 @@ from tests.support.live import (
     STREAM,
     ManualTimer,
     Rebuilt,
-    StreamClient,
     assert_matches_rest,
     drive,
+)
+from tests.support.streams import (
+    StreamClient,
 )
 
 INTERVAL = 5.0
