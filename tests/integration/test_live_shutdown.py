@@ -2,7 +2,8 @@
 (scripts/serve.py): every job-feed stream ends at once with its `retry:` and a
 clean end of body, GraphQL subscriptions complete and their sockets close, the
 pollers stop and, with Redis, the lease is released; the process exits well
-within SHUTDOWN_TIMEOUT + 1 s instead of waiting the timeout out."""
+within SHUTDOWN_TIMEOUT + 1 s instead of waiting the timeout out. (And its
+WebSockets refuse messages over 64 KiB.)"""
 
 from __future__ import annotations
 
@@ -100,6 +101,17 @@ async def test_sigterm_ends_every_stream_at_once(tmp_path: Path, shared: bool) -
             ).decode()
         )
         await socket.recv()  # the snapshot
+        # make run's WebSockets take messages of at most 64 KiB.
+        oversized = await connect(
+            base_url.replace("http", "ws") + "/graphql",
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            max_size=None,
+        )
+        await oversized.send("x" * (64 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            await oversized.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009  # message too big
         if shared:
             async with redis.Redis.from_url(env["CACHE_URL"]) as client:
                 assert await client.keys("naap:live:lease:*") != []

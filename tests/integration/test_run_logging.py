@@ -328,6 +328,12 @@ def test_the_launcher_gives_uvicorn_and_the_app_the_same_shutdown_timeout() -> N
     assert options["log_config"] is None
 
 
+def test_the_launcher_keeps_websockets_small() -> None:
+    options = uvicorn_options(Settings())
+    assert options["ws_max_size"] == 64 * 1024
+    assert options["ws_per_message_deflate"] is False
+
+
 def test_the_launcher_builds_the_app_with_the_collector_off_then_on_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
