@@ -3,8 +3,11 @@
 Starts `make run`'s server and a bare Starlette app returning the stored KPI
 bytes, drives both with the same load in interleaved rounds (wrk, or asyncio +
 httpx) and writes requests/s, p50, p99, peak RSS and the cold start to
-BENCHMARKS.md; `--cold-start-only` (`make cold-start`) prints the cold start
-alone. The harness is the package scripts/benchmark/; `--help` lists the options.
+BENCHMARKS.md; then the push rows (the job feed to 1,000 SSE and 200 GraphQL
+WebSocket subscribers, idle connections, shutdown: scripts/benchmark/live.py).
+`--cold-start-only` (`make cold-start`) prints the cold start alone,
+`--live-only` runs the push rows alone. The harness is the package
+scripts/benchmark/; `--help` lists the options.
 """
 
 from __future__ import annotations
