@@ -106,18 +106,24 @@ class RedisRelay:
     async def run(self, hub: FeedHub, feed: Feed) -> None:
         role = _Role()
         listener: asyncio.Task[None] | None = None
+        down = False  # Redis failed: this worker polls for its own listeners
         try:
             while not hub.should_stop(feed):
-                if listener is None or listener.done():
-                    listener = await self._subscribe(hub, feed, role, listener)
                 try:
+                    if listener is None or listener.done():
+                        listener = await self._subscribe(hub, feed, role, listener)
+                    if down:
+                        log.info("Redis answers again: %s is shared again", feed.key)
+                        down = False
                     await self._step(hub, feed, role)
                 except RedisError as exc:
-                    log.warning(
-                        "Redis unavailable for %s (%r): polling in this worker",
-                        feed.key,
-                        exc,
-                    )
+                    if not down:
+                        log.warning(
+                            "Redis unavailable for %s (%r): polling in this worker",
+                            feed.key,
+                            exc,
+                        )
+                        down = True
                     self._step_down(feed, role)
                     state, events, ok = await hub.refresh(feed, feed.state)
                     feed.publish(state, events)

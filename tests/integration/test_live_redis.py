@@ -29,7 +29,7 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from app.live.events import FPS_DEADBAND
-from app.live.redis_bus import ACQUIRE_EVERY, LEASE_MS
+from app.live.redis_bus import ACQUIRE_EVERY, LEASE_MS, RedisRelay
 from app.main import create_app
 from app.settings import Settings
 from tests.support.app import ROOT, Clock
@@ -112,6 +112,80 @@ async def test_two_app_instances_share_one_upstream_call_per_interval(
             await client.close()
     async with redis.Redis.from_url(redis_test_url) as check:
         assert await check.keys("naap:live:lease:*") == []  # released at shutdown
+
+
+async def test_a_dead_leaders_lease_lapses_and_a_follower_takes_over(
+    settings: Settings, simulator: Starlette, clock: Clock, redis_test_url: str
+) -> None:
+    """In process, with a short lease: the leader's poller dies without releasing
+    its lease; the lease lapses, the follower takes over from the stored state
+    and its listeners carry on by deltas."""
+    shared = settings.model_copy(update={"cache_url": redis_test_url})
+    apps = [create_app(shared, simulator=simulator, clock=clock) for _ in range(2)]
+    timer = drive(apps[0], clock)
+    relays = []
+    for app in apps:
+        services = app.state.services
+        await services.live.relay.aclose()
+        services.live.relay = RedisRelay(redis_test_url, lease_ms=300)
+        services.live.timer = timer
+        services.live.jitter = lambda: 0.5
+        services.snapshots.clock = timer.wall
+        relays.append(services.live.relay)
+    async with AsyncExitStack() as stack:
+        asgis = [
+            (await stack.enter_async_context(LifespanManager(app))).app for app in apps
+        ]
+        leader_client = await StreamClient(asgis[0], STREAM).open()
+        await timer.settle()
+        await eventually(lambda: bool(relays[0].leading))
+        follower_client = await StreamClient(asgis[1], STREAM).open()
+        await timer.settle()
+        await follower_client.until_events(1)
+        await leader_client.until_events(1)
+        dead = apps[0].state.services.live
+
+        async def lost() -> None:  # a crash releases nothing
+            return None
+
+        relays[0]._release_lease = lambda feed: lost()
+        for task in [t for tasks in dead._tasks.values() for t in tasks]:
+            task.cancel()
+        await eventually(lambda: not dead.feeds)
+        await asyncio.sleep(0.5)  # real time: the 300 ms lease lapses
+        before = simulator.state.calls[JOB_FEED_CALLS]
+        for _ in range(8):
+            await timer.advance(INTERVAL)
+        await eventually(lambda: bool(relays[1].leading))
+        assert relays[1].takeovers == 1
+        assert simulator.state.calls[JOB_FEED_CALLS] > before
+        state = apps[1].state.services.live.feeds[50].state
+        await follower_client.until_seq(state.seq)
+        rebuilt = Rebuilt()
+        rebuilt.apply_sse(follower_client.events)  # no gap: seq only grows
+        assert rebuilt.snapshots == 1
+        assert_matches_rest(rebuilt.rows, state.streams, state.keys, FPS_DEADBAND)
+        await leader_client.close()  # its stream ended with its worker's poller
+        await follower_client.close()
+
+
+async def test_without_redis_each_worker_polls_for_itself(
+    settings: Settings, simulator: Starlette, clock: Clock
+) -> None:
+    """CACHE_URL names a Redis nobody answers: the hub polls in this process and
+    its listeners get their events all the same."""
+    down = settings.model_copy(update={"cache_url": "redis://127.0.0.1:1/0"})
+    app = create_app(down, simulator=simulator, clock=clock)
+    timer = drive(app, clock)
+    async with LifespanManager(app) as manager:
+        client = await StreamClient(manager.app, STREAM).open()
+        await timer.settle()
+        await client.until_events(1)
+        for _ in range(3):
+            await timer.advance(INTERVAL)
+        assert simulator.state.calls[JOB_FEED_CALLS] == 4
+        assert not app.state.services.live.relay.leading
+        await client.close()
 
 
 # --- two worker processes -----------------------------------------------------
