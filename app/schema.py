@@ -6,8 +6,9 @@ on first access (the server builds its own with its limits).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -228,6 +229,21 @@ def _should_mask(error: GraphQLError) -> bool:
 SINGLE_RESULT = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
+class CachedParse(ParserCache):
+    """Strawberry's ParserCache, except that a document that does not parse (a
+    syntax error, past GRAPHQL_MAX_TOKENS) is left to Strawberry's own parse,
+    which reports it as the operation's error: raised from this hook, it escaped
+    Strawberry's streaming path, and a subscription ended with no error at all."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
 class Schema(strawberry.Schema):
     """Logs unexpected errors only, with their traceback and the request id: a 401
     or a 404 is an answer, not an incident. A subscription asked for with one
@@ -293,7 +309,7 @@ def build_schema(
         extensions=[
             # Factories, as Strawberry expects; the caches live at module level.
             lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),
-            lambda: ParserCache(maxsize=256),
+            lambda: CachedParse(maxsize=256),
             *extensions,
         ],
     )

@@ -251,6 +251,24 @@ async def test_the_document_limits_hold_on_subscriptions(
         await socket.close()
 
 
+async def test_the_token_limit_holds_on_subscriptions(
+    settings: Settings, simulator: Starlette, clock: Clock
+) -> None:
+    app = built(settings, simulator, clock, graphql_max_tokens=100)
+    long = "subscription { jobFeed { " + "__typename " * 120 + "} }"
+    async for running in start(app, clock):
+        socket = await WSClient(running.asgi).connect()
+        await socket.init()
+        await socket.subscribe("long", long)
+        code, reason = await socket.wait_closed()  # a syntax error closes the socket
+        assert code == 4400
+        assert "100 tokens" in reason
+        over_sse = await graphql_sse(running.asgi, long).open()
+        await over_sse.finish()
+        assert "100 tokens" in over_sse.raw.decode()
+        assert running.hub.feeds == {}
+
+
 async def test_a_subscription_over_plain_http_is_a_400(running: Running) -> None:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=running.asgi), base_url="http://test"
