@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from app.graphql.strawberry_app import MAX_SUBSCRIPTIONS
 from app.main import create_app
 from app.settings import Settings
+from simulator import Fault
 from tests.support.app import Clock
 from tests.support.live import (
     STREAM,
@@ -92,6 +93,44 @@ async def test_a_websocket_subscription_gets_the_streams_events_typed(
     await eventually(lambda: running.hub.listeners == 1)
     await socket.close()
     await sse.close()
+
+
+async def test_an_upstream_outage_reaches_subscribers_as_a_stale_status(
+    running: Running, simulator: Starlette
+) -> None:
+    socket = await WSClient(running.asgi).connect()
+    await socket.init()
+    await socket.subscribe("feed", SUBSCRIPTION, limit=50)
+    await running.timer.settle()
+    first = await socket.receive()
+    assert first["payload"]["data"]["jobFeed"]["__typename"] == "JobFeedSnapshot"
+    simulator.state.faults["dashboard/job-feed"] = Fault(status=500)
+    await running.timer.advance(INTERVAL)
+    status = (await socket.receive())["payload"]["data"]["jobFeed"]
+    assert status["__typename"] == "JobFeedStatus"
+    assert status["stale"] is True
+    assert (
+        status["lastSuccessAt"] == first["payload"]["data"]["jobFeed"]["lastSuccessAt"]
+    )
+    await socket.close()
+
+
+async def test_shutdown_completes_subscriptions_and_refuses_new_ones(
+    running: Running,
+) -> None:
+    socket = await WSClient(running.asgi).connect()
+    await socket.init()
+    await socket.subscribe("before", SMALL)
+    await running.timer.settle()
+    assert (await socket.receive())["type"] == "next"
+    running.hub.begin_shutdown()
+    assert await socket.receive() == {"id": "before", "type": "complete"}
+    await socket.subscribe("after", SMALL)
+    refused = await socket.receive()
+    assert refused["type"] == "next"
+    [error] = refused["payload"]["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    await socket.close()
 
 
 async def test_graphql_over_sse_streams_the_same_events(running: Running) -> None:

@@ -55,6 +55,7 @@ from tests.support.streams import StreamClient
 pytestmark = pytest.mark.slow
 
 INTERVAL = 5.0
+LEASE = 1500  # ms, in process: a lease that lapses soon (the real one is 10 s)
 TAKEOVER_BOUND = 15.0  # seconds: a dead leader is replaced within this
 
 
@@ -127,7 +128,7 @@ async def test_a_dead_leaders_lease_lapses_and_a_follower_takes_over(
     for app in apps:
         services = app.state.services
         await services.live.relay.aclose()
-        services.live.relay = RedisRelay(redis_test_url, lease_ms=300)
+        services.live.relay = RedisRelay(redis_test_url, lease_ms=LEASE)
         services.live.timer = timer
         services.live.jitter = lambda: 0.5
         services.snapshots.clock = timer.wall
@@ -152,7 +153,7 @@ async def test_a_dead_leaders_lease_lapses_and_a_follower_takes_over(
         for task in [t for tasks in dead._tasks.values() for t in tasks]:
             task.cancel()
         await eventually(lambda: not dead.feeds)
-        await asyncio.sleep(0.5)  # real time: the 300 ms lease lapses
+        await asyncio.sleep(LEASE / 1000 + 0.3)  # real time: the lease lapses
         before = simulator.state.calls[JOB_FEED_CALLS]
         for _ in range(8):
             await timer.advance(INTERVAL)
