@@ -15,8 +15,7 @@ import asyncio
 import contextvars
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -82,10 +81,6 @@ class FeedHub:
 
     # --- listeners ---------------------------------------------------------------
     @property
-    def closing(self) -> bool:
-        return self._closing
-
-    @property
     def listeners(self) -> int:
         return sum(len(feed.subscribers) for feed in self.feeds.values())
 
@@ -103,16 +98,6 @@ class FeedHub:
         feed = self.feeds.get(subscriber.limit)
         if feed is not None:
             feed.leave(subscriber, self.timer.monotonic())
-
-    @asynccontextmanager
-    async def listen(
-        self, limit: int, resume: int | None = None
-    ) -> AsyncIterator[Subscriber]:
-        subscriber = self.subscribe(limit, resume)
-        try:
-            yield subscriber
-        finally:
-            self.unsubscribe(subscriber)
 
     # --- polling -----------------------------------------------------------------
     def should_stop(self, feed: Feed) -> bool:

@@ -272,3 +272,26 @@ async def test_shutdown_ends_every_stream_and_refuses_new_listeners(
     await timer.advance(10 * INTERVAL)
     assert len(upstream.calls) == calls
     assert hub.feeds == {}
+
+
+async def test_a_poller_that_dies_ends_its_streams_and_the_feed_starts_anew(
+    timer: ManualTimer, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        async def run(self, hub: FeedHub, feed: Any) -> None:
+            raise RuntimeError("the relay broke")
+
+        async def aclose(self) -> None:
+            return None
+
+    hub = FeedHub(interval=INTERVAL, poll=upstream, timer=timer, relay=Broken())
+    listener = hub.subscribe(50)
+    await timer.settle()
+    assert await listener.next() is None  # the stream ends; the client reconnects
+    assert hub.feeds == {}
+    assert "job feed job-feed:50 stopped on an error" in caplog.text
+    hub.relay = None
+    again = hub.subscribe(50)
+    await timer.settle()
+    assert [e.kind for e in drain(again)] == ["snapshot"]
+    await hub.aclose()
