@@ -42,6 +42,11 @@ TIERS = ("unit", "api", "integration", "fuzz", "browser")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(getattr(pytest.mark, tier_of(item.path)))
+    # The browser tier runs last in each process: Playwright's sync API leaves its
+    # event loop marked as running in the thread, so an asyncio test after it in
+    # the same process could not start its own (pytest-xdist hands out tests in
+    # this order, so a worker that got a browser test gets only browser tests).
+    items.sort(key=lambda item: tier_of(item.path) == "browser")
 
 
 def tier_of(path: Path) -> str:
