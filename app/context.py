@@ -26,6 +26,8 @@ from app.caching.snapshots import Need, Snapshots, SnapshotSpec
 from app.db import Database
 from app.developer.crypto import SecretBox
 from app.errors import Forbidden, Unauthenticated, UpstreamUnavailable
+from app.live.capacity import StreamSlots
+from app.live.hub import FeedHub
 from app.provenance import mark_source
 from app.ratelimit import RateLimiter
 from app.settings import Settings
@@ -54,6 +56,8 @@ class Services:
     limiter: RateLimiter
     snapshots: Snapshots
     reads: CachedReads
+    live: FeedHub  # the job feed's push hub (SSE and GraphQL subscriptions)
+    streams: StreamSlots  # long-lived connections open, against their cap
     simulator: Any = None  # the in-process simulator app, when one is in use
     ready: bool = False  # set once the lifespan's startup has finished (/readyz)
 

@@ -8,6 +8,7 @@ AppError                      (code, status, message)
 ├── Conflict                  409 CONFLICT
 ├── RateLimited               429 RATE_LIMITED
 ├── DatabaseUnavailable       503 SERVICE_UNAVAILABLE (locked or disconnected)
+├── ServiceUnavailable        503 SERVICE_UNAVAILABLE (at capacity, shutting down)
 └── UpstreamUnavailable       503 SERVICE_UNAVAILABLE
     ├── UpstreamTimeout       the call passed its deadline or could not connect
     ├── UpstreamStatusError   the upstream answered a non-2xx status
@@ -98,6 +99,15 @@ class DatabaseUnavailable(AppError):
     def __init__(self, message: str | None = None, *, kind: str = "connection") -> None:
         super().__init__(message)
         self.kind = kind  # "locked" | "connection": logs and metrics only
+
+
+class ServiceUnavailable(AppError):
+    """This server cannot take the work now (its stream cap, a shutdown); another
+    replica, or this one shortly, can."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    default_message = "The server is busy; retry shortly"
 
 
 class UpstreamUnavailable(AppError):

@@ -48,6 +48,9 @@ from app.graphql.labels import OperationLabels
 from app.graphql.limits import Limits, limits_extension
 from app.graphql.persisted import Registry
 from app.graphql.policy import PersistedOperations, Policy
+from app.live.capacity import StreamSlots
+from app.live.hub import FeedHub, Relay
+from app.live.signals import chain_stop_signals
 from app.metrics import READINESS
 from app.ratelimit import RateLimiter
 from app.schema import build_schema, graphql_schema
@@ -63,6 +66,7 @@ from app.web.site import WebSite
 from rest_facade.docs import ASSETS_DIR as DOCS_ASSETS
 from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
+from rest_facade.job_stream import JobFeedReader
 from rest_facade.plain import UNLIMITED_PATHS, plain_routes
 from rest_facade.prepare import OPERATIONS_DIR, OperationError, check_operations
 from rest_facade.refusals import error_body, family_envelope
@@ -186,6 +190,8 @@ def build_services(
         limiter=limiter,
         snapshots=snapshots,
         reads=CachedReads(snapshots, admit=limiter.admit_upstream),
+        live=FeedHub(interval=settings.job_feed_push_interval, relay=_relay(settings)),
+        streams=StreamSlots(settings.max_streams_per_worker),
         simulator=sim_app if simulated_oauth else None,
     )
     snapshots.loader_context = lambda: Context(services=services)
@@ -220,6 +226,16 @@ def _snapshots(settings: Settings) -> Snapshots:
             "job_feed": Freshness(settings.job_feed_fresh, settings.job_feed_stale),
         },
     )
+
+
+def _relay(settings: Settings) -> Relay | None:
+    """With CACHE_URL, one poller per feed across workers (Redis); without it,
+    each worker polls for its own listeners."""
+    if settings.cache_url is None:
+        return None
+    from app.live.redis_bus import RedisRelay
+
+    return RedisRelay(settings.cache_url)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -258,6 +274,8 @@ def create_app(
 
     schema = build_schema([limits_extension(settings), persisted_operations])
     policy = _policy(settings, services, schema)
+    # The hub polls the job feed as the REST route reads it, through this schema.
+    services.live.poll = JobFeedReader(schema, services)
     routes: list[BaseRoute] = [*build_routes(schema, services), *plain_routes()]
     app = Starlette(
         routes=routes,
@@ -371,6 +389,8 @@ def _lifespan(
             gc.freeze()
         services.ready = True
         READINESS.labels("started").set(1)
+        # SIGTERM ends the streams at once, not after uvicorn's grace period.
+        unchain = chain_stop_signals(services.live.begin_shutdown)
         check = asyncio.get_running_loop().call_later(
             OPERATIONS_CHECK_DELAY, _check_operations, schema, services
         )
@@ -378,8 +398,12 @@ def _lifespan(
             yield
         finally:
             check.cancel()
+            unchain()
             services.ready = False
             READINESS.labels("started").set(0)
+            # Streams end, pollers stop and leases are released first: nothing
+            # else waits on them.
+            await services.live.aclose()
             # Background refreshes use the clients: let them finish, within the
             # same SHUTDOWN_TIMEOUT that uvicorn gave in-flight requests.
             try:
@@ -418,5 +442,9 @@ def _check_operations(schema: strawberry.Schema, services: Services) -> None:
 def _root_fields(schema: Any) -> dict[str, frozenset[str]]:
     """The schema's root field names by operation type: GraphQL metric labels."""
     built = graphql_schema(schema)
-    roots = {"query": built.query_type, "mutation": built.mutation_type}
+    roots = {
+        "query": built.query_type,
+        "mutation": built.mutation_type,
+        "subscription": built.subscription_type,
+    }
     return {kind: frozenset(t.fields) for kind, t in roots.items() if t is not None}

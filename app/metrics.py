@@ -172,3 +172,30 @@ PERSISTED_RESULTS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+# --- Push (app/live) -----------------------------------------------------------------
+LIVE_POLLS = Counter(
+    "naap_live_polls_total",
+    "Job feed polls of the push hub: ok, failed (the upstream failed: stale), "
+    "error (the read itself raised).",
+    ["result"],
+    registry=REGISTRY,
+)
+LIVE_EVENTS = Counter(
+    "naap_live_events_total",
+    "Events the push hub published (each sent once to every listener): delta, status.",
+    ["kind"],
+    registry=REGISTRY,
+)
+LIVE_STREAMS = Gauge(
+    "naap_live_streams",
+    "Long-lived connections open in this worker (MAX_STREAMS_PER_WORKER bounds "
+    "them): sse (the job-feed stream), graphql-ws, graphql-sse.",
+    ["transport"],
+    registry=REGISTRY,
+)
+LIVE_REFUSED = Counter(
+    "naap_live_streams_refused_total",
+    "Long-lived connections refused with 503 because the worker was at "
+    "MAX_STREAMS_PER_WORKER.",
+    registry=REGISTRY,
+)

@@ -1,4 +1,4 @@
-"""The GraphQL schema: the Query and Mutation roots and `build_schema`.
+"""The GraphQL schema: the Query, Mutation and Subscription roots and `build_schema`.
 
 `schema` is a default instance for `make schema` (SDL export) and tooling, built
 on first access (the server builds its own with its limits).
@@ -6,14 +6,16 @@ on first access (the server builds its own with its limits).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 # Imported as modules under the package name: the Query fields below are named
 # like the modules and would shadow them inside the class body.
@@ -63,6 +65,7 @@ from app.types.developer import (
     Usage,
     UsageRecord,
 )
+from app.types.live import JobFeedEvent
 
 
 @strawberry.type
@@ -153,6 +156,15 @@ class Mutation:
     )
 
 
+@strawberry.type
+class Subscription:
+    job_feed: AsyncGenerator[JobFeedEvent, None] = strawberry.subscription(
+        resolver=resolvers.jobs.job_feed_events,
+        description="The job feed pushed: a snapshot, then deltas and statuses "
+        "(`limit` 1-200, default 50). Over graphql-transport-ws or GraphQL over SSE.",
+    )
+
+
 log = logging.getLogger("naap.graphql")
 
 
@@ -212,9 +224,58 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, AppError | GraphQLError)
 
 
+# What `execute` runs: one result per request. Subscriptions go through
+# `stream` (a WebSocket, or a request that accepts text/event-stream).
+SINGLE_RESULT = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class CachedParse(ParserCache):
+    """Strawberry's ParserCache, except for a document an earlier extension already
+    supplied (a persisted operation, parsed once when it was registered), and a
+    document that does not parse (a syntax error, past GRAPHQL_MAX_TOKENS), left
+    to Strawberry's own parse, which reports it as the operation's error: raised
+    from this hook, it escaped Strawberry's streaming path, and a subscription
+    ended with no error at all."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
+
+
 class Schema(strawberry.Schema):
     """Logs unexpected errors only, with their traceback and the request id: a 401
-    or a 404 is an answer, not an incident."""
+    or a 404 is an answer, not an incident. A subscription asked for with one
+    answer expected is refused (InvalidOperationTypeError) rather than run."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        allowed = (
+            SINGLE_RESULT
+            if allowed_operation_types is None
+            else SINGLE_RESULT.intersection(allowed_operation_types)
+        )
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
 
     def process_errors(
         self,
@@ -239,17 +300,6 @@ class Schema(strawberry.Schema):
             )
 
 
-class CachedParse(ParserCache):
-    """Strawberry's parser cache, except for a document an earlier extension already
-    supplied (a persisted operation, parsed once when it was registered)."""
-
-    def on_parse(self) -> Iterator[None]:
-        if self.execution_context.graphql_document is not None:
-            yield
-            return
-        yield from super().on_parse()
-
-
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
@@ -258,6 +308,7 @@ def build_schema(
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             # Factories, as Strawberry expects; the caches live at module level.
             lambda: MaskUnexpectedErrors(should_mask_error=_should_mask),

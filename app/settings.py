@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEV_JWT_SECRET = "naap-dev-jwt-secret-do-not-use-in-production"  # noqa: S105
 DEV_APP_SECRET = "naap-dev-app-secret-do-not-use-in-production"  # noqa: S105
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/naap.db"
+PUSH_INTERVAL_FLOOR = 2.0  # seconds: JOB_FEED_PUSH_INTERVAL never polls faster
 
 
 class OAuthProvider(BaseModel):
@@ -66,6 +67,12 @@ class Settings(BaseSettings):
     dashboard_stale: float = Field(default=3600.0, ge=0)
     job_feed_fresh: float = Field(default=5.0, gt=0)
     job_feed_stale: float = Field(default=60.0, ge=0)
+    # Push (app/live): seconds between the job feed's polls while anyone listens
+    # (values under the floor are raised to it; each wait gets +-10 % jitter), and
+    # the long-lived connections (SSE streams, GraphQL WebSockets and GraphQL
+    # streams) one worker keeps open before it answers 503 with Retry-After.
+    job_feed_push_interval: float = Field(default=5.0, gt=0)
+    max_streams_per_worker: int = Field(default=2000, ge=1)
 
     eth_usd_price: float = 3000.0
     graphiql: bool = True
@@ -110,6 +117,9 @@ class Settings(BaseSettings):
     persisted_operations_files: Annotated[tuple[str, ...], NoDecode] = ()
     apq_max_entries: int = Field(default=2_000, ge=1)
     apq_ttl: float = Field(default=86_400.0, gt=0)
+    # graphql-transport-ws: seconds a WebSocket may stay open without its
+    # connection_init before it is closed with 4408.
+    graphql_ws_init_timeout: float = Field(default=10.0, gt=0)
     # Request size caps, checked before anything reads the request.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger -> 413
     max_query_string_bytes: int = Field(default=4096, ge=256)  # larger -> 414
@@ -161,6 +171,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(p.strip() for p in value.split(",") if p.strip())
         return value
+
+    @field_validator("job_feed_push_interval")
+    @classmethod
+    def _push_floor(cls, value: float) -> float:
+        # A floor, not a refusal: a smaller interval would multiply upstream calls.
+        return max(PUSH_INTERVAL_FLOOR, value)
 
     @field_validator("eth_usd_price")
     @classmethod

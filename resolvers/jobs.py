@@ -1,21 +1,36 @@
 """`jobFeed`: the live job list. Never an error: a failed upstream call is
-reported in-band (`queryFailed: true`, empty `streams`), as the dashboard expects."""
+reported in-band (`queryFailed: true`, empty `streams`), as the dashboard expects.
+
+`subscription { jobFeed }` pushes the same list through the feed hub (app/live):
+each event is turned into GraphQL objects once, then executed per subscriber.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
 from app.caching.plan import PublicField
 from app.caching.snapshots import SnapshotSpec
 from app.context import Context
-from app.errors import UpstreamUnavailable
+from app.errors import ServiceUnavailable, UpstreamUnavailable
 from app.inputs import limit as clamp_limit
+from app.live.events import FeedEvent
+from app.live.hub import FeedClosed
 from app.types.dashboard import JobFeed, JobFeedEntry
+from app.types.live import (
+    JobFeedChange,
+    JobFeedDelta,
+    JobFeedEvent,
+    JobFeedSnapshot,
+    JobFeedStatus,
+)
 from app.upstream.analytics import JobFeedItem
 
 log = logging.getLogger("naap.resolvers.jobs")
@@ -106,3 +121,78 @@ def _elapsed_seconds(started_at: str, last_seen: str | None) -> float | None:
     if (start.tzinfo is None) != (end.tzinfo is None):
         return None
     return float(max(0, math.floor((end - start).total_seconds())))
+
+
+# --- push ----------------------------------------------------------------------------
+async def job_feed_events(
+    info: strawberry.Info[Context, None], limit: int | None = None
+) -> AsyncGenerator[JobFeedEvent, None]:
+    """A snapshot, then deltas and statuses as the feed changes; the stream ends
+    when the server shuts down."""
+    hub = info.context.services.live
+    try:
+        subscriber = hub.subscribe(job_feed_args(limit).limit)
+    except FeedClosed as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    try:
+        while True:
+            item = await subscriber.next()
+            if item is None:
+                return
+            if isinstance(item, FeedEvent):
+                yield as_graphql(item)
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+def as_graphql(event: FeedEvent) -> JobFeedEvent:
+    """The event's GraphQL object, built once and shared by every subscriber."""
+    built: JobFeedEvent | None = event.memo.get("graphql")
+    if built is None:
+        built = event.memo["graphql"] = _build(event.kind, event.payload)
+    return built
+
+
+def _build(kind: str, data: Mapping[str, Any]) -> JobFeedEvent:
+    if kind == "snapshot":
+        return JobFeedSnapshot(
+            seq=data["seq"],
+            keys=list(data["keys"]),
+            streams=[_entry(e) for e in data["streams"]],
+            stale=data["stale"],
+            last_success_at=data["lastSuccessAt"],
+        )
+    if kind == "delta":
+        return JobFeedDelta(
+            seq=data["seq"],
+            added=[
+                JobFeedChange(key=c["key"], stream=_entry(c["stream"]))
+                for c in data["added"]
+            ],
+            updated=[
+                JobFeedChange(key=c["key"], stream=_entry(c["stream"]))
+                for c in data["updated"]
+            ],
+            removed=list(data["removed"]),
+        )
+    return JobFeedStatus(
+        seq=data["seq"], stale=data["stale"], last_success_at=data["lastSuccessAt"]
+    )
+
+
+def _entry(data: Mapping[str, Any]) -> JobFeedEntry:
+    """An entry of the REST body (camelCase, every selected field) as the type."""
+    return JobFeedEntry(
+        id=data["id"],
+        pipeline=data["pipeline"],
+        model=data["model"],
+        status=data["status"],
+        started_at=data["startedAt"],
+        gateway=data["gateway"],
+        orchestrator_url=data["orchestratorUrl"],
+        input_fps=data["inputFps"],
+        output_fps=data["outputFps"],
+        last_seen=data["lastSeen"],
+        duration_seconds=data["durationSeconds"],
+        running_for=data["runningFor"],
+    )

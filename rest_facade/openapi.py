@@ -324,6 +324,10 @@ class _Builder:
                     )
                     for name, schema in doc.query.items()
                 ),
+                *(
+                    {"name": name, "in": "header", "required": False, "schema": schema}
+                    for name, schema in doc.request_headers.items()
+                ),
             ],
             "responses": dict(sorted(responses.items())),
         }

@@ -35,6 +35,7 @@ class PlainDoc:
     json_query: tuple[str, ...] = ()
     # Counted by the `public` rate limit (429); health, readiness and metrics are not.
     rate_limited: bool = True
+    request_headers: Mapping[str, JsonSchema] = field(default_factory=dict)
 
 
 HTML_PAGE: JsonSchema = {"type": "string"}

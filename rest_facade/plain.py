@@ -14,9 +14,10 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from rest_facade import pages
+from rest_facade.job_stream import JobFeedStream
 from rest_facade.openapi import build_openapi
 from rest_facade.openapi_plain import (
     GRAPHQL_EXTENSIONS,
@@ -29,6 +30,7 @@ from rest_facade.openapi_plain import (
 )
 from rest_facade.openapi_schema import STRING, array, closed
 from rest_facade.params import PROVIDER_SLUG, WHITESPACE
+from rest_facade.routes import JOB_FEED_STREAM
 
 JSON = "application/json"
 NOT_FOUND_BODY = closed(
@@ -53,10 +55,29 @@ PERSISTED_MANIFEST = closed(
 )
 
 
+def _dashboard_error(code: str) -> dict[str, Any]:
+    return {
+        JSON: closed({"error": closed({"code": {"const": code}, "message": STRING})})
+    }
+
+
+SSE_STREAM = {
+    "type": "string",
+    "description": "Server-sent events. First `retry: <ms>` (2000-10000), then "
+    "`snapshot`, `delta` and `status` events, each with `id: <seq>` and one JSON "
+    "`data:` line; `: ping` every 15 s; a last `retry:` when the server stops. "
+    "snapshot: {seq, keys, streams (exactly the job feed's entries), stale, "
+    "lastSuccessAt}; delta: {seq, added: [{key, stream}], updated: [{key, "
+    "stream}], removed: [key]}; status: {seq, stale, lastSuccessAt}.",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PlainRoute:
     """One URL and its endpoint, documented per method (the methods it takes);
-    or, with `mount`, every URL under a prefix, handed to an ASGI app."""
+    or, with `mount`, every URL under a prefix, handed to an ASGI app; or, with
+    `websocket`, the WebSocket handshakes to that URL (not in the OpenAPI
+    document, which describes HTTP)."""
 
     path: str
     endpoint: Any  # a Starlette endpoint: request -> response, or an ASGI app
@@ -64,6 +85,7 @@ class PlainRoute:
     mount: bool = False
     # Counted by the `public` rate limit: all but what probes and scrapers call.
     rate_limited: bool = True
+    websocket: bool = False
 
 
 async def persisted_operations(request: Request) -> Response:
@@ -278,6 +300,45 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
         },
     ),
     PlainRoute(
+        JOB_FEED_STREAM,
+        JobFeedStream(),
+        docs={
+            "GET": PlainDoc(
+                "The job feed pushed as server-sent events (one upstream poll per "
+                "interval for every listener)",
+                {
+                    200: PlainResponse(
+                        "An event stream (text/event-stream), open until the client "
+                        "or the server ends it",
+                        {"text/event-stream": SSE_STREAM},
+                        {"Cache-Control": "no-store, no-transform"},
+                    ),
+                    429: PlainResponse(
+                        "Too many requests: retry after `Retry-After` seconds",
+                        _dashboard_error("RATE_LIMITED"),
+                        {"Retry-After": "seconds"},
+                    ),
+                    503: PlainResponse(
+                        "The worker holds MAX_STREAMS_PER_WORKER streams, or is "
+                        "shutting down: retry after `Retry-After` seconds",
+                        _dashboard_error("SERVICE_UNAVAILABLE"),
+                        {"Retry-After": "seconds (2-10)"},
+                    ),
+                },
+                query={
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 200,
+                        "default": 50,
+                    }
+                },
+                request_headers={"Last-Event-ID": {"type": "string"}},
+                tag="Dashboard",
+            ),
+        },
+    ),
+    PlainRoute(
         "/graphql",
         pages.Mounted("graphql"),
         docs={
@@ -349,6 +410,8 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
             ),
         },
     ),
+    # graphql-transport-ws subscriptions (the legacy graphql-ws is refused).
+    PlainRoute("/graphql", pages.Mounted("graphql"), websocket=True),
     # GraphiQL's files, installed by `make install` (never from a CDN).
     PlainRoute("/graphql/assets", pages.Mounted("graphiql_assets"), mount=True),
     # The Network Overview page and its files (app/web), from memory, revalidated
@@ -434,9 +497,12 @@ UNLIMITED_PATHS = frozenset(row.path for row in PLAIN_ROUTES if not row.rate_lim
 
 def plain_routes() -> list[BaseRoute]:
     """The table as Starlette routes."""
-    return [
-        Mount(row.path, app=row.endpoint)
-        if row.mount
-        else Route(row.path, row.endpoint, methods=list(row.docs))
-        for row in PLAIN_ROUTES
-    ]
+    routes: list[BaseRoute] = []
+    for row in PLAIN_ROUTES:
+        if row.mount:
+            routes.append(Mount(row.path, app=row.endpoint))
+        elif row.websocket:
+            routes.append(WebSocketRoute(row.path, row.endpoint))
+        else:
+            routes.append(Route(row.path, row.endpoint, methods=list(row.docs)))
+    return routes

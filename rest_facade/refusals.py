@@ -3,8 +3,9 @@ limits): in the envelope the route would have answered with, so a client parses 
 429 or a 413 like any other error of that route.
 
 `/graphql` answers `{"errors": [{"message", "extensions": {"code"}}]}`; a route of
-the table its row's envelope; other `/api/v1/` paths (the OAuth pages, the CSRF
-cookie) the standard envelope; anything else the bare `{"error": …}`.
+the table its row's envelope, and the job-feed stream the dashboard's (bare); other
+`/api/v1/` paths (the OAuth pages, the CSRF cookie) the standard envelope;
+anything else the bare `{"error": …}`.
 
 A 404 or 405 (`family_envelope`) answers in its family's envelope, whether a route
 matched or not: the Developer API's paths (`/api/v1/developer/`,
@@ -19,7 +20,7 @@ from starlette.routing import compile_path
 
 from app.errors import AppError, RateLimited
 from rest_facade.envelope import BARE, STANDARD, Envelope
-from rest_facade.routes import ROUTES
+from rest_facade.routes import JOB_FEED_STREAM, ROUTES
 
 _PATTERNS = tuple((compile_path(row.path)[0], row.envelope) for row in ROUTES)
 
@@ -35,6 +36,8 @@ def family_envelope(path: str) -> Envelope:
 
 
 def envelope_for(path: str) -> Envelope:
+    if path == JOB_FEED_STREAM:
+        return BARE
     for pattern, envelope in _PATTERNS:
         if pattern.match(path):
             return envelope

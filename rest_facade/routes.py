@@ -65,6 +65,10 @@ class RestRoute:
     links: tuple[Link, ...] = ()
 
 
+# The job feed pushed as server-sent events: a row of the plain-route table
+# (rest_facade/plain.py), named here because its errors are the dashboard's.
+JOB_FEED_STREAM = "/api/v1/dashboard/job-feed/stream"
+
 _PRIVATE = PrivateCache()
 _TIMEFRAME = p.Param("timeframe", p.timeframe, "Window in hours.")
 _NEW_KEY = "$response.body#/data/key/id"

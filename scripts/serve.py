@@ -28,6 +28,7 @@ from app.edge.logs import configure_logging
 from app.settings import Settings, SettingsError, load_settings
 
 APP = "app.main:create_app"
+WS_MAX_SIZE = 64 * 1024  # bytes: a larger WebSocket message closes the socket (1009)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -54,6 +55,10 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # In-flight requests get SHUTDOWN_TIMEOUT after SIGTERM; the app's lifespan
         # drains its background refreshes within the same time.
         "timeout_graceful_shutdown": int(grace),
+        # GraphQL WebSockets: messages are small (subscriptions, their events),
+        # and per-message deflate would cost ~40 KB of zlib state per socket.
+        "ws_max_size": WS_MAX_SIZE,
+        "ws_per_message_deflate": False,
     }
 
 

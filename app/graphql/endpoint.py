@@ -13,6 +13,8 @@ by POST or GET) is planned as its document, so a hashed GET of a public operatio
 is cached like the text; anything the policy must judge (an unknown hash, a
 registration, an unregistered document under `enforce-anonymous`) goes to
 Strawberry, where the policy's extension answers it (policy.py).
+WebSockets and requests for an event stream (subscriptions) hold a stream slot
+while open (streams.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from app.caching.policy import (
 from app.caching.read import Found, Rendered
 from app.caching.render import render_key, to_response
 from app.context import Context, Services
+from app.graphql import streams
 from app.graphql.persisted import text_hash
 from app.graphql.policy import (
     PERSISTED_QUERY_SHAPE,
@@ -114,6 +117,9 @@ class GraphQLEndpoint:
         return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await streams.websocket(self.app, self.services, scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
@@ -293,6 +299,11 @@ class GraphQLEndpoint:
                 message["headers"] = headers
             await send(message)
 
+        if streams.accepts_event_stream(scope):
+            await streams.event_stream(
+                self.app, self.services, scope, replay, send_private
+            )
+            return
         await self.app(scope, replay, send_private)
 
 

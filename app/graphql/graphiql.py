@@ -62,10 +62,14 @@ _BOOTSTRAP_SCRIPT = """
         h("a", { className: "graphiql-logo-link", href: config.docs },
           "\u00b7 REST API reference"))
     : null;
+  var ws = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     h(GraphiQL, {
-      fetcher: GraphiQL.createFetcher({ url: config.endpoint }),
+      fetcher: GraphiQL.createFetcher({
+        url: config.endpoint,
+        subscriptionUrl: ws + config.endpoint
+      }),
       defaultQuery: config.defaultQuery,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,

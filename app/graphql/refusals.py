@@ -11,6 +11,7 @@ ERROR_CODES = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    503: "SERVICE_UNAVAILABLE",
 }
 NOT_JSON = (
     "POST /graphql takes application/json only (form and multipart posts are "
@@ -21,11 +22,13 @@ NOT_AN_OBJECT = "The body must be one JSON object: {query, variables, operationN
 BAD_JSON = "The body is not valid JSON."
 
 
-def refusal(status: int, message: str) -> JSONResponse:
+def refusal(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
     """A request `/graphql` does not take, as a GraphQL-style error."""
     headers = {"cache-control": "no-store"}
     if status == 405:
         headers["allow"] = "POST"
+    if retry_after is not None:
+        headers["retry-after"] = str(retry_after)
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": ERROR_CODES[status]}}]},
         status_code=status,

@@ -1,11 +1,15 @@
 """Strawberry's ASGI app as this server runs it: our context, orjson, a
 self-hosted GraphiQL, and refusals as GraphQL errors rather than text. Queries
 may come by GET (read-only, so a CDN may cache them); multipart uploads are off.
+Subscriptions: graphql-transport-ws and GraphQL over SSE only, at most
+`MAX_SUBSCRIPTIONS` per WebSocket, `connection_init` within
+GRAPHQL_WS_INIT_TIMEOUT (else 4408), cross-site WebSockets from CORS_ORIGINS only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 
 import orjson
 import strawberry
@@ -15,6 +19,8 @@ from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
 
 from app.context import Context, Services
 from app.graphql.graphiql import graphiql_html, missing_assets
@@ -27,6 +33,11 @@ from app.graphql.policy import (
 from app.graphql.refusals import refusal
 
 MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
+SUBSCRIPTION_WITHOUT_STREAM = (
+    "Subscriptions need a stream: a WebSocket (graphql-transport-ws) or a request "
+    "with Accept: text/event-stream."
+)
+MAX_SUBSCRIPTIONS: Final = 5  # operations in flight on one WebSocket
 
 
 class StrawberryApp(GraphQL[Context, None]):
@@ -43,12 +54,21 @@ class StrawberryApp(GraphQL[Context, None]):
         assets_path: str,
         default_query: str,
     ) -> None:
-        enabled = services.settings.graphiql
+        settings = services.settings
         super().__init__(
             schema,
-            graphql_ide="graphiql" if enabled else None,
+            graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
             multipart_uploads_enabled=False,
+            subscription_protocols=(
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+            ),
+            connection_init_wait_timeout=timedelta(
+                seconds=settings.graphql_ws_init_timeout
+            ),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+            allowed_origins=settings.cors_origins,
         )
         self._services = services
         self._assets_dir = assets_dir
@@ -56,7 +76,7 @@ class StrawberryApp(GraphQL[Context, None]):
         self._default_query = default_query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # pragma: no cover  (only routed for HTTP)
+        if scope["type"] != "http":  # WebSockets (the front checked them)
             await super().__call__(scope, receive, send)
             return
         try:
@@ -69,8 +89,11 @@ class StrawberryApp(GraphQL[Context, None]):
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
-            # Strawberry answers 400; it is the method that is wrong.
-            if isinstance(exc.__cause__, InvalidOperationTypeError):
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError):
+                if cause.operation_type == OperationType.SUBSCRIPTION:
+                    raise HTTPException(400, SUBSCRIPTION_WITHOUT_STREAM) from exc
+                # Strawberry answers 400; it is the method that is wrong.
                 raise HTTPException(405, MUTATION_BY_GET) from exc
             raise
 

@@ -6,5 +6,6 @@
 - load: wrk or the asyncio + httpx generator, and the warm-up requests
 - rounds: the interleaved rounds and one median row per target
 - report: the tables, the target checks and BENCHMARKS.md
+- live, live_clients: the push rows (the job feed to many listeners, its clients)
 - cli: the options, and `main`, which runs it all
 """

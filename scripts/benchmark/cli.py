@@ -3,7 +3,7 @@
     python scripts/bench.py [--duration 30] [--rounds 3] [--connections 50]
         [--threads 2] [--warmup 2] [--port 8091] [--baseline-port 8092]
         [--out BENCHMARKS.md] [--tool auto|wrk|python] [--timeout 30]
-        [--cold-starts 5] [--cold-start-only]
+        [--cold-starts 5] [--cold-start-only] [--live-only | --no-live]
         [--page-loads 5] [--page-only [--page-url URL]]
 
 A benchmark, not a test: exit status 0 whatever the numbers; 1 when a server
@@ -26,6 +26,7 @@ from types import FrameType
 
 import httpx
 
+from scripts.benchmark import live
 from scripts.benchmark.load import choose_tool
 from scripts.benchmark.page import PageResult, measure_page, page_lines
 from scripts.benchmark.report import (
@@ -33,6 +34,7 @@ from scripts.benchmark.report import (
     cold_start_check,
     machine_info,
     notes,
+    replace_section,
     table,
     write_report,
 )
@@ -115,6 +117,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="with --page-only: the page of this running server (e.g. "
         "http://127.0.0.1:8000) instead of a server started as make run starts it",
     )
+    live = parser.add_mutually_exclusive_group()
+    live.add_argument(
+        "--live-only",
+        action="store_true",
+        help="run only the push rows and replace their section of BENCHMARKS.md",
+    )
+    live.add_argument("--no-live", action="store_true", help="skip the push rows")
     args = parser.parse_args(argv)
     if args.page_loads < 0:
         parser.error("--page-loads must be >= 0")
@@ -278,11 +287,33 @@ def _store_bodies(api: str, tmp: Path) -> list[tuple[str, str, str]]:
     return stored
 
 
+def run_live(args: argparse.Namespace) -> int:
+    """The push rows, then their section of BENCHMARKS.md."""
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="naap-bench-live-") as tmp_name:
+        try:
+            migrate()
+            results = live.run(Path(tmp_name))
+        except BenchError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    text = live.section(results, date, (load_start, os.getloadavg()[0]))
+    print()
+    print(text)
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    replace_section(out, live.TITLE, text)
+    print(f"bench: wrote the push rows to {out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.cold_start_only:
         return run_cold_start_only(args)
     if args.page_only:
         return run_page_only(args)
+    if args.live_only:
+        return run_live(args)
     tool = choose_tool(args.tool)
     if tool is None:
         print("bench: --tool wrk but wrk is not on PATH", file=sys.stderr)
@@ -390,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
         page=page,
     )
     print(f"\nbench: wrote {out} (tool: {tool})")
-    return 0
+    return 0 if args.no_live else run_live(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -327,3 +327,25 @@ def write_report(
         "",
     ]
     out.write_text("\n".join(lines) + kept_sections(out))
+
+
+def replace_section(path: Path, title: str, text: str) -> None:
+    """`## <title>` in the report at `path` replaced by `text` (a whole section,
+    heading included), or added before "How to read this" (or at the end)."""
+    try:
+        current = path.read_text()
+    except OSError:
+        current = "# naap-api benchmarks\n"
+    parts = re.split(r"^(?=## )", current, flags=re.MULTILINE)
+    titles = [
+        part.splitlines()[0][3:].strip() if part.startswith("## ") else ""
+        for part in parts
+    ]
+    block = text.rstrip("\n") + "\n\n"
+    if title in titles:
+        parts[titles.index(title)] = block
+    elif "How to read this" in titles:
+        parts.insert(titles.index("How to read this"), block)
+    else:
+        parts.append("\n" + block)
+    path.write_text("".join(parts).rstrip("\n") + "\n")

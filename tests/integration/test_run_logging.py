@@ -29,7 +29,7 @@ import pytest
 
 from app.edge.logs import UVICORN_LOGGERS, BufferedStreamHandler, configure_logging
 from app.settings import Settings, SettingsError
-from scripts.benchmark.report import kept_sections
+from scripts.benchmark.report import kept_sections, replace_section
 from scripts.benchmark.servers import BENCH_RATE_LIMITS, SERVER_ENV_KEEP, server_launch
 from scripts.serve import build_app, uvicorn_options
 
@@ -328,6 +328,12 @@ def test_the_launcher_gives_uvicorn_and_the_app_the_same_shutdown_timeout() -> N
     assert options["log_config"] is None
 
 
+def test_the_launcher_keeps_websockets_small() -> None:
+    options = uvicorn_options(Settings())
+    assert options["ws_max_size"] == 64 * 1024
+    assert options["ws_per_message_deflate"] is False
+
+
 def test_the_launcher_builds_the_app_with_the_collector_off_then_on_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -376,3 +382,20 @@ def test_the_bench_report_keeps_hand_written_sections(tmp_path: Path) -> None:
     )
     assert kept_sections(report) == "\n## Before and after a change\n\nby hand\n"
     assert kept_sections(tmp_path / "absent.md") == ""
+
+
+def test_the_push_rows_replace_their_own_section_only(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text(
+        "# naap-api benchmarks\n\n## Results\n\ntable\n\n"
+        "## How to read this\n\nratios\n\n## By hand\n\nkept\n"
+    )
+    replace_section(report, "Push", "## Push\n\nfirst\n")
+    replace_section(report, "Push", "## Push\n\nsecond\n")
+    assert report.read_text() == (
+        "# naap-api benchmarks\n\n## Results\n\ntable\n\n## Push\n\nsecond\n\n"
+        "## How to read this\n\nratios\n\n## By hand\n\nkept\n"
+    )
+    absent = tmp_path / "new.md"
+    replace_section(absent, "Push", "## Push\n\nrows\n")
+    assert "## Push\n\nrows\n" in absent.read_text()

@@ -116,7 +116,9 @@ def test_remote_assets_path_is_refused(assets_path: str) -> None:
 def test_page_boots_graphiql_full_window_with_fetcher_and_headers() -> None:
     page = _page()
     [bootstrap] = [t for a, t in _parse(page).scripts if not a and t.strip()]
-    assert "GraphiQL.createFetcher({ url: config.endpoint })" in bootstrap
+    assert "url: config.endpoint," in bootstrap
+    # Subscriptions over graphql-transport-ws, on the page's own host.
+    assert "subscriptionUrl: ws + config.endpoint" in bootstrap
     assert "ReactDOM.createRoot" in bootstrap
     assert "isHeadersEditorEnabled: true" in bootstrap
     assert "defaultQuery: config.defaultQuery" in bootstrap

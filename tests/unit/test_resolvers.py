@@ -528,6 +528,8 @@ def make_context(analytics: Any, *, eth_usd: float = 3000.0) -> Context:
         limiter=cast(Any, None),
         snapshots=cast(Any, None),
         reads=cast(Any, None),
+        live=cast(Any, None),
+        streams=cast(Any, None),
     )
     return Context(services=services)
 
