@@ -1,7 +1,8 @@
 """The job feed's polling, on the page's fake clock (Playwright's page.clock):
 one request per interval and never two at once, a cadence that changes and is
 remembered, no polling while hidden, queryFailed and HTTP errors shown apart,
-and backoff after failures."""
+and backoff after failures. The page polls from the start with `?feed=poll`;
+otherwise only when its stream fails (test_overview_push.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.support.browser import PageLog, ServerProcess
 from tests.support.overview import API, open_overview, set_hidden, unavailable
 
 FEED = API + "job-feed"
+POLL = "?feed=poll"
 QUERY_FAILED = {"streams": [], "clickhouseConfigured": True, "queryFailed": True}
 
 
@@ -61,7 +63,7 @@ def feed(page: Any, server: ServerProcess, page_log: PageLog) -> Feed:
     start = time.time()
     page.clock.install(time=start)
     page.clock.pause_at(start + 1)
-    open_overview(page, server)
+    open_overview(page, server, POLL)
     watched = Feed(page, page_log)
     assert watched.polls == [FEED + "?pollMs=15000"]
     now = page.evaluate("() => Date.now()")
@@ -81,7 +83,7 @@ def test_one_request_per_interval_and_a_remembered_cadence(
     assert page.locator("#feed-live").is_visible()
 
     page.reload()
-    open_overview(page, server)
+    open_overview(page, server, POLL)
     assert page_log.paths(FEED)[-1] == FEED + "?pollMs=5000"
     assert page.locator("#feed button[aria-pressed=true]").inner_text() == "5s"
     page_log.assert_clean()

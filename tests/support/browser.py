@@ -41,6 +41,9 @@ SERVER_ENV = {
     "WORKERS": "1",
     "DASHBOARD_FRESH": "3600",
     "JOB_FEED_FRESH": "3600",
+    # The pushed job feed reads that snapshot once and then keeps it, like the
+    # rest (push tests start a server of their own that polls every 2 s).
+    "JOB_FEED_PUSH_INTERVAL": "3600",
 }
 
 

@@ -23,8 +23,10 @@ ROUTES = {
     "gpu-capacity": API + "gpu-capacity?timeframe=24",
     "pricing": API + "pricing",
     "fees": API + "fees?days=180",
-    "job-feed": API + "job-feed?pollMs=15000",
+    "job-feed": API + "job-feed/stream",  # pushed (?feed=poll: job-feed?pollMs=15000)
 }
+# The job feed's REST route, to read what the stream showed.
+JOB_FEED_REST = API + "job-feed?pollMs=15000"
 # Every widget has left its skeleton and none is refetching.
 SETTLED = """() => [...document.querySelectorAll("main > section.card")].every(
   (s) => s.dataset.state !== "loading" && s.getAttribute("aria-busy") === "false")"""

@@ -4,6 +4,8 @@
  * AbortSignal; it resolves to a Result (never throws for HTTP or network
  * failures), or to null when the caller aborted it (a superseded request).
  * An error's message is the envelope's `{"error": {"code", "message"}}`.
+ * `openStream` opens a server-sent event stream, whose reconnects are the
+ * caller's.
  */
 
 const TIMEOUT_MS = 20_000;
@@ -75,3 +77,39 @@ export async function getJSON(path, { signal, timeoutMs = TIMEOUT_MS } = {}) {
  * @param {Failure} f
  */
 export const statusText = (f) => (f.status ? `HTTP ${f.status} · ${f.code}` : f.code);
+
+/**
+ * @typedef {object} StreamError
+ * @property {boolean} refused   the server answered, but not with a stream (a 503)
+ */
+
+/**
+ * Open a server-sent event stream of this server: each named event's JSON data
+ * goes to its handler. At the first error the stream is closed and `onError`
+ * told; the browser's own reconnecting is not used, so reconnects run on the
+ * page's timers.
+ * @param {string} path
+ * @param {Record<string, (data: any) => void>} handlers
+ * @param {(error: StreamError) => void} onError
+ * @returns {() => void} closes the stream
+ */
+export function openStream(path, handlers, onError) {
+  const source = new EventSource(path);
+  for (const [name, handler] of Object.entries(handlers)) {
+    source.addEventListener(name, (event) => {
+      let data;
+      try {
+        data = JSON.parse(/** @type {MessageEvent} */ (event).data);
+      } catch {
+        return; // not ours: ignored
+      }
+      handler(data);
+    });
+  }
+  source.onerror = () => {
+    const refused = source.readyState === EventSource.CLOSED;
+    source.close();
+    onError({ refused });
+  };
+  return () => source.close();
+}

@@ -1,12 +1,17 @@
 // @ts-check
 /**
  * Where the job feed's updates come from: the one seam between the feed widget
- * and its transport. Today a poller: a setTimeout chain that never overlaps,
- * pauses while the document is hidden, and after a failure retries after
- * min(interval, 1/2/5/10/15/30 s). A push source (server-sent events) can take
- * its place by implementing the same FeedSource.
+ * and its transport, two FeedSources. `pushFeed` (the page's): server-sent
+ * events from the job-feed stream, the list rebuilt from its snapshot, delta and
+ * status events and handed over as a job-feed answer; a dropped stream
+ * reconnects after 1, then 2 s; after 3 failed connections in a row, or at once
+ * when the server refuses the stream (503: its cap, a shutdown), it polls
+ * instead and tries push again every 20 s, the first event of a new stream
+ * ending the polling; a hidden page holds no stream. `pollingFeed`: a setTimeout
+ * chain that never overlaps, pauses while the document is hidden, and after a
+ * failure retries after min(interval, 1/2/5/10/15/30 s).
  */
-import { getJSON } from "./api.js";
+import { getJSON, openStream } from "./api.js";
 
 /** After the nth failure in a row, retry within this many seconds. */
 export const BACKOFF_S = [1, 2, 5, 10, 15, 30];
@@ -112,6 +117,159 @@ export function pollingFeed({ intervalMs, onResult, onSchedule, path = "/api/v1/
       if (running && !inFlight) {
         clear();
         void poll();
+      }
+    },
+  };
+}
+
+// --- push ---------------------------------------------------------------------
+
+export const STREAM_PATH = "/api/v1/dashboard/job-feed/stream";
+/** Failed connections in a row before the widget polls instead. */
+export const MAX_FAILURES = 3;
+/** While polling, how often push is tried again (ms; off the polls' 5/15/30/90 s). */
+export const PUSH_RETRY_MS = 20_000;
+
+/**
+ * The job feed pushed, falling back to `pollingFeed` (see the module's comment).
+ * @param {PollOptions & { streamPath?: string }} options
+ * @returns {FeedSource}
+ */
+export function pushFeed({ intervalMs, onResult, onSchedule, doc = document, streamPath = STREAM_PATH }) {
+  const poller = pollingFeed({ intervalMs, onResult, onSchedule, doc });
+  let running = false;
+  let polling = false; // the fallback is on
+  let failures = 0;
+  /** @type {(() => void) | null} */
+  let closeStream = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let timer = null;
+  /** The list as the events built it: stream key -> the REST entry. */
+  /** @type {Map<string, any>} */
+  let rows = new Map();
+  let seq = 0;
+  let stale = false;
+  /** @type {string | null} */
+  let lastSuccessAt = null;
+
+  function deliver() {
+    onResult({
+      ok: true,
+      status: 200,
+      data: { streams: [...rows.values()], clickhouseConfigured: true, queryFailed: stale },
+      simulated: false, // an event stream has no X-Data-Source: the other routes tell
+      dataTime: lastSuccessAt ? Date.parse(lastSuccessAt) : Date.now(),
+    });
+  }
+
+  /** A stream works: no more failures, no more polling. */
+  function working() {
+    failures = 0;
+    if (polling) {
+      polling = false;
+      poller.stop();
+    }
+  }
+
+  /** @type {Record<string, (data: any) => void>} */
+  const handlers = {
+    snapshot(d) {
+      working();
+      rows = new Map(d.keys.map((/** @type {string} */ key, /** @type {number} */ i) => [key, d.streams[i]]));
+      seq = d.seq;
+      stale = d.stale;
+      lastSuccessAt = d.lastSuccessAt;
+      deliver();
+    },
+    delta(d) {
+      if (d.seq <= seq) return;
+      seq = d.seq;
+      for (const key of d.removed) rows.delete(key);
+      for (const change of d.updated) rows.set(change.key, change.stream);
+      if (d.added.length) {
+        rows = new Map([...d.added.map((/** @type {any} */ c) => [c.key, c.stream]), ...rows]);
+      }
+      deliver();
+    },
+    status(d) {
+      if (d.seq <= seq) return;
+      seq = d.seq;
+      stale = d.stale;
+      lastSuccessAt = d.lastSuccessAt;
+      deliver();
+    },
+  };
+
+  function clearTimer() {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+  }
+
+  /** @param {number} ms */
+  function later(ms) {
+    clearTimer();
+    timer = setTimeout(connect, ms);
+    if (!polling) onSchedule?.({ at: Date.now() + ms, failures });
+  }
+
+  function connect() {
+    clearTimer();
+    closeStream?.();
+    closeStream = null;
+    if (!running || doc.hidden) return;
+    closeStream = openStream(streamPath, handlers, ({ refused }) => {
+      closeStream = null;
+      failures += 1;
+      if (polling) {
+        later(PUSH_RETRY_MS); // push still fails: keep polling
+      } else if (refused || failures >= MAX_FAILURES) {
+        polling = true;
+        poller.start();
+        later(PUSH_RETRY_MS);
+      } else {
+        later(BACKOFF_S[failures - 1] * 1000);
+      }
+    });
+  }
+
+  function onVisibility() {
+    if (!running) return;
+    if (doc.hidden) {
+      clearTimer();
+      closeStream?.();
+      closeStream = null;
+    } else if (closeStream === null && timer === null) {
+      connect(); // polling, if on, resumes by itself
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      doc.addEventListener("visibilitychange", onVisibility);
+      connect();
+    },
+    stop() {
+      running = false;
+      clearTimer();
+      closeStream?.();
+      closeStream = null;
+      if (polling) {
+        polling = false;
+        poller.stop();
+      }
+      doc.removeEventListener("visibilitychange", onVisibility);
+    },
+    setInterval(ms) {
+      poller.setInterval(ms); // the fallback's cadence
+    },
+    refresh() {
+      if (polling) {
+        poller.refresh();
+      } else {
+        failures = 0;
+        connect();
       }
     },
   };

@@ -9,7 +9,7 @@
 import { getJSON, statusText } from "./api.js";
 import { h, fill, byId, one } from "./dom.js";
 import { timeUtc } from "./format.js";
-import { pollingFeed } from "./feed-source.js";
+import { pollingFeed, pushFeed } from "./feed-source.js";
 import * as kpi from "./kpi.js";
 import * as protocol from "./protocol.js";
 import * as fees from "./fees.js";
@@ -183,8 +183,11 @@ select.addEventListener("change", () => {
 
 for (const w of widgets) void load(w, w.routes);
 
+// The job feed is pushed (pushFeed), polled when the stream fails; `?feed=poll`
+// polls from the start (a network that holds event streams back, tests).
+const polled = new URLSearchParams(location.search).get("feed") === "poll";
 const feed = jobfeed.create(byId("feed"), {
-  source: (handlers) => pollingFeed(handlers),
+  source: (handlers) => (polled ? pollingFeed(handlers) : pushFeed(handlers)),
   report(result) {
     results.set("job-feed", result);
     refreshChrome();
