@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,14 +21,11 @@ import redis.asyncio as redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.app import ROOT
 from tests.support.live import STREAM
 from tests.support.loopback import (
-    free_port,
     live_simulator,
+    make_run_process,
     read_log,
-    run_checked,
-    wait_until_serve,
 )
 from tests.support.redis_db import require_redis_url
 from tests.support.sse_sockets import SocketStream
@@ -57,26 +53,8 @@ async def server(
             "SHUTDOWN_TIMEOUT": str(GRACE),
             **env,
         }
-        await run_checked(sys.executable, "scripts/migrate.py", env=environ)
-        port = free_port()
-        log = tmp_path / "server.log"
-        with log.open("wb") as sink:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "scripts/serve.py",
-                cwd=ROOT,
-                env={**environ, "HOST": "127.0.0.1", "PORT": str(port)},
-                stdout=sink,
-                stderr=sink,
-            )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            await wait_until_serve(process, base_url, log)
-            yield process, base_url, log
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+        async with make_run_process(tmp_path, environ) as running:
+            yield running
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["per-worker", "redis"])

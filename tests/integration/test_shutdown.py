@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,13 +29,10 @@ import pytest
 from starlette.applications import Starlette
 
 from simulator import Fault
-from tests.support.app import ROOT
 from tests.support.loopback import (
-    free_port,
     live_simulator,
+    make_run_process,
     read_log,
-    run_checked,
-    wait_until_serve,
 )
 
 # uvicorn (since 0.29) shuts down cleanly, then re-raises the signal it caught, so
@@ -92,26 +88,8 @@ async def server(
         "REQUEST_DEADLINE": str(NEVER),
         **env,
     }
-    await run_checked(sys.executable, "scripts/migrate.py", env=environ)
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "scripts/serve.py",
-            cwd=ROOT,
-            env={**environ, "HOST": "127.0.0.1", "PORT": str(port)},
-            stdout=sink,
-            stderr=sink,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_serve(process, base_url, log)
+    async with make_run_process(tmp_path, environ) as (process, base_url, log):
         yield Server(process, base_url, log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def until(what: str, check: Callable[[], Awaitable[bool]], within: float) -> None:

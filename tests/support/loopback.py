@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -109,3 +110,33 @@ async def wait_until_serve(
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def make_run_process(
+    tmp_path: Path, environ: Mapping[str, str]
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str, Path]]:
+    """The app as `make run` starts it (scripts/serve.py) in its own process on a
+    free loopback port, its database migrated first: (process, URL, log file).
+    Killed on the way out if it is still running."""
+    env = dict(environ)
+    await run_checked(sys.executable, "scripts/migrate.py", env=env)
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "scripts/serve.py",
+            cwd=ROOT,
+            env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
+            stdout=sink,
+            stderr=sink,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_serve(process, base_url, log)
+        yield process, base_url, log
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -4,32 +4,19 @@ network)."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from rest_facade import docs
-from tests.support.app import ROOT
-
-SCRIPT_PATH = ROOT / "scripts" / "fetch_graphiql.py"
+from tests.support.fetcher import load_fetcher
 
 
 @pytest.fixture(scope="module")
 def fetcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fetch_graphiql", SCRIPT_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    return load_fetcher()
 
 
 def test_page_loads_only_its_own_files_and_no_inline_code() -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import json
-import sys
 import tarfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,10 +20,9 @@ from app.graphql.graphiql import (
     missing_assets,
 )
 from app.web.site import VENDOR_FILES
-from tests.support.app import ROOT
+from tests.support.fetcher import load_fetcher
 
 ASSETS = "/graphql/assets/"
-SCRIPT_PATH = ROOT / "scripts" / "fetch_graphiql.py"
 
 
 class _Page(HTMLParser):
@@ -203,16 +200,7 @@ def test_missing_assets_of_nonexistent_directory(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def fetcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fetch_graphiql", SCRIPT_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    return load_fetcher()
 
 
 def _tarball(path: Path, files: dict[str, bytes]) -> Path:
