@@ -8,11 +8,8 @@ here, never at import time: `uvicorn --factory app.main:create_app`.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,10 +45,9 @@ from app.graphql.labels import OperationLabels
 from app.graphql.limits import Limits, limits_extension
 from app.graphql.persisted import Registry
 from app.graphql.policy import PersistedOperations, Policy
+from app.lifespan import server_lifespan
 from app.live.capacity import StreamSlots
 from app.live.hub import FeedHub, Relay
-from app.live.signals import chain_stop_signals
-from app.metrics import READINESS
 from app.ratelimit import RateLimiter
 from app.schema import build_schema, graphql_schema
 from app.settings import Settings, load_settings
@@ -68,7 +64,7 @@ from rest_facade.envelope import json_response
 from rest_facade.handler import build_routes
 from rest_facade.job_stream import JobFeedReader
 from rest_facade.plain import UNLIMITED_PATHS, plain_routes
-from rest_facade.prepare import OPERATIONS_DIR, OperationError, check_operations
+from rest_facade.prepare import OPERATIONS_DIR
 from rest_facade.refusals import error_body, family_envelope
 
 log = logging.getLogger("naap")
@@ -83,12 +79,6 @@ SIMULATOR_MOUNT = "/_sim"
 # The seeded catalog's providers; each needs OAuth endpoints (settings, or in
 # development the simulator's).
 SEEDED_PROVIDERS = ("daydream", "pymthouse")
-# Validating the REST operations (~30 ms) waits this long after startup, so it
-# stays off the first requests' path.
-OPERATIONS_CHECK_DELAY = 1.0  # seconds
-# Whether a lifespan froze the heap in this process (gc.get_freeze_count() would
-# walk the whole frozen list to say so: ~17 ms after scripts/serve.py froze it).
-_heap_frozen = False
 
 
 def _simulator() -> Any:
@@ -279,7 +269,7 @@ def create_app(
     routes: list[BaseRoute] = [*build_routes(schema, services), *plain_routes()]
     app = Starlette(
         routes=routes,
-        lifespan=_lifespan(services, schema, policy),
+        lifespan=server_lifespan(services, schema, policy),
         exception_handlers={HTTPException: _http_error},
         middleware=[
             # Outside the edge, so its refusals carry CORS headers a browser can read.
@@ -363,80 +353,6 @@ def _strawberry_app(
         )
 
     return make
-
-
-def _lifespan(
-    services: Services, schema: strawberry.Schema, policy: Policy
-) -> Callable[[Starlette], Any]:
-    settings = services.settings
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        log.info(
-            "naap-api ready (env=%s, simulated upstreams: %s)",
-            settings.app_env,
-            ", ".join(settings.simulated_upstreams) or "none",
-        )
-        # Everything built so far (schema, simulator world, clients) lives as long
-        # as the process: keep it out of the collector's way, so the hot path's
-        # young garbage is collected without walking a large old heap. Frozen
-        # without a collection first, as scripts/serve.py does (startup leaves
-        # little garbage). Once per process: a second app (tests build many) must
-        # not pin the first's garbage.
-        global _heap_frozen
-        if not _heap_frozen:
-            _heap_frozen = True
-            gc.freeze()
-        services.ready = True
-        READINESS.labels("started").set(1)
-        # SIGTERM ends the streams at once, not after uvicorn's grace period.
-        unchain = chain_stop_signals(services.live.begin_shutdown)
-        check = asyncio.get_running_loop().call_later(
-            OPERATIONS_CHECK_DELAY, _check_operations, schema, services
-        )
-        try:
-            yield
-        finally:
-            check.cancel()
-            unchain()
-            services.ready = False
-            READINESS.labels("started").set(0)
-            # Streams end, pollers stop and leases are released first: nothing
-            # else waits on them.
-            await services.live.aclose()
-            # Background refreshes use the clients: let them finish, within the
-            # same SHUTDOWN_TIMEOUT that uvicorn gave in-flight requests.
-            try:
-                async with asyncio.timeout(settings.shutdown_timeout):
-                    await services.snapshots.drain()
-            except TimeoutError:  # cancelling drain's gather cancels the refreshes
-                log.warning("shutdown: background cache refreshes cancelled")
-            for client in (
-                services.analytics,
-                services.subgraph,
-                services.l1,
-                services.verifier,
-                services.oauth,
-                services.db,
-                services.snapshots,
-                services.limiter,
-                *((policy.apq,) if policy.apq is not None else ()),
-            ):
-                await client.aclose()
-
-    return lifespan
-
-
-def _check_operations(schema: strawberry.Schema, services: Services) -> None:
-    """The REST operations against the schema, once the server is up (create_app
-    only parsed them). A failure is a broken build: logged as critical, and the
-    server stops reporting itself ready."""
-    try:
-        check_operations(schema)
-    except OperationError as exc:
-        log.critical("a REST operation does not validate: %s", exc)
-        services.ready = False
-        READINESS.labels("started").set(0)
 
 
 def _root_fields(schema: Any) -> dict[str, frozenset[str]]:

@@ -1,5 +1,5 @@
 """The REST rows' operation files: parsed when the app is built, validated against
-the schema after startup (rest_facade/prepare.py, app/main.py's lifespan)."""
+the schema after startup (rest_facade/prepare.py, app/lifespan.py)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ async def test_the_server_stops_reporting_ready_when_an_operation_is_invalid(
     def invalid(schema: object) -> None:
         raise OperationError("Typo.graphql: Cannot query field 'nosuch'")
 
-    monkeypatch.setattr("app.main.check_operations", invalid)
-    monkeypatch.setattr("app.main.OPERATIONS_CHECK_DELAY", 0.0)
+    monkeypatch.setattr("app.lifespan.check_operations", invalid)
+    monkeypatch.setattr("app.lifespan.OPERATIONS_CHECK_DELAY", 0.0)
     async with serve(app) as http:
         for _ in range(100):  # the check runs on the loop once startup is done
             response = await http.get("/readyz")
