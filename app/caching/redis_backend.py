@@ -82,6 +82,17 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# KEYS[1] = lease, ARGV[1] = token, ARGV[2] = lease ms. Takes the lease if it is free
+# (replies nil) or replies the holder's token, in one step: a waiter that lost the
+# race must know whose result to wait for even if that owner releases right away.
+CLAIM_LUA = """
+local holder = redis.call('get', KEYS[1])
+if holder then
+  return holder
+end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"""
 # A stored result is one marker byte then the payload.
 _OK = b"+"
 _FAILED = b"-"
@@ -130,6 +141,7 @@ class RedisFlight:
         self._redis = redis.Redis.from_url(
             url, socket_connect_timeout=5.0, socket_timeout=5.0
         )
+        self._claim_script = self._redis.register_script(CLAIM_LUA)
         self._renew = self._redis.register_script(RENEW_LUA)
         self._release = self._redis.register_script(RELEASE_LUA)
         self._local: SingleFlight[bytes] = SingleFlight(cancel_when_abandoned=True)
@@ -155,14 +167,15 @@ class RedisFlight:
             raise _RedisDown from exc
         return value.encode() if isinstance(value, str) else value
 
-    async def _acquire(self, key: str, token: bytes) -> bool:
+    async def _claim(self, key: str, token: bytes) -> bytes | None:
+        """Take the lease for `token` (None) or learn the holder's token."""
         try:
-            acquired = await self._redis.set(
-                self.lease_key(key), token, nx=True, px=self.lease_ms
+            holder = await self._claim_script(
+                keys=[self.lease_key(key)], args=[token, self.lease_ms]
             )
         except RedisError as exc:
             raise _RedisDown from exc
-        return bool(acquired)
+        return holder.encode() if isinstance(holder, str) else holder
 
     async def _distributed(
         self, key: str, work: Callable[[], Awaitable[bytes]]
@@ -183,14 +196,14 @@ class RedisFlight:
         self, key: str, work: Callable[[], Awaitable[bytes]]
     ) -> bytes:
         token = uuid.uuid4().hex.encode()
-        if await self._acquire(key, token):
+        watched = await self._claim(key, token)  # the owner whose result we await
+        if watched is None:
             self.stats.started += 1
             return await self._own(key, token, work)
         self.stats.joined += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait
         lease_key = self.lease_key(key)
-        watched: bytes | None = None  # the owner token whose result we wait for
         while True:
             if loop.time() >= deadline:
                 raise FlightFailed(
@@ -200,21 +213,21 @@ class RedisFlight:
             # Lease first, then result: the owner stores its result before it
             # releases, so a lease seen gone means the result (if any) is visible.
             lease = await self._get(lease_key)
-            if watched is not None:
-                raw = await self._get(self.result_key(key, watched))
-                if raw is not None:
-                    return self._outcome(key, raw)
+            raw = await self._get(self.result_key(key, watched))
+            if raw is not None:
+                return self._outcome(key, raw)
             if lease is None:
-                if await self._acquire(key, token):
-                    if watched is not None:
-                        log.info(
-                            "single-flight lease for %s taken over: its owner "
-                            "stopped without a result",
-                            key,
-                        )
+                holder = await self._claim(key, token)
+                if holder is None:
+                    log.info(
+                        "single-flight lease for %s taken over: its owner stopped "
+                        "without a result",
+                        key,
+                    )
                     self.stats.started += 1
                     return await self._own(key, token, work)
-                continue  # another waiter won: follow its token
+                watched = holder  # another waiter won: follow its token
+                continue
             watched = lease
             await asyncio.sleep(self.poll_interval)
 

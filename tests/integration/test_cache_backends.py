@@ -34,11 +34,13 @@ ODD_BYTES = [b"", b"\x00\xff\xfe\x80", "ünïcödé".encode(), GZIPPED]
 
 @dataclass
 class Fetcher:
-    """A fetch that counts its calls, takes `delay` seconds, and may fail."""
+    """A fetch that counts its calls, takes `delay` seconds (or until `gate` opens,
+    when given), and may fail."""
 
     value: bytes = b"fetched"
     delay: float = 0.0
     error: Exception | None = None
+    gate: asyncio.Event | None = None
     calls: int = 0
     finished: int = 0
     started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -46,6 +48,8 @@ class Fetcher:
     async def __call__(self) -> bytes:
         self.calls += 1
         self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
         await asyncio.sleep(self.delay)
         self.finished += 1
         if self.error is not None:
@@ -482,17 +486,45 @@ async def test_redis_flight_callers_in_one_process_share_one_poller(
     flights: Flights, client: redis.Redis
 ) -> None:
     owner, other = flights(), flights()
-    fetch = Fetcher(value=b"v", delay=0.4)
+    # The owner works until the test opens the gate (not for a fixed time: on a
+    # loaded machine the waiters could arrive after the owner was done).
+    fetch = Fetcher(value=b"v", gate=asyncio.Event())
     first = asyncio.create_task(owner.run("k", fetch))
     await fetch.started.wait()
     await client.config_resetstat()
-    results = await asyncio.gather(*(other.run("k", fetch) for _ in range(50)))
+    waiting = [asyncio.create_task(other.run("k", fetch)) for _ in range(50)]
+    await asyncio.sleep(0.4)
+    assert fetch.gate is not None
+    fetch.gate.set()
+    results = await asyncio.gather(*waiting)
     assert results == [b"v"] * 50
     gets = (await client.info("commandstats")).get("cmdstat_get", {}).get("calls", 0)
     # One poller: two GETs per 20 ms poll for 0.4 s is ~40; 50 pollers, ~2,000.
     assert gets < 200
     assert await first == b"v"
     assert (other.stats.started, other.stats.joined) == (0, 50)
+
+
+async def test_redis_flight_waiter_finds_the_result_when_the_owner_releases_at_once(
+    flights: Flights, client: redis.Redis
+) -> None:
+    """The owner stores its result and releases between a waiter's failed claim and
+    its first look at the lease: the waiter still returns that result instead of
+    doing the work again (it learnt the owner's token from the claim itself)."""
+    waiter = flights()
+    await client.set(waiter.lease_key("k"), b"owner-token", px=10_000)
+    await client.set(waiter.result_key("k", b"owner-token"), b"+done", px=10_000)
+    real_get = waiter._get
+
+    async def get_after_the_owner_released(name: str) -> bytes | None:
+        await client.delete(waiter.lease_key("k"))
+        return await real_get(name)
+
+    waiter._get = get_after_the_owner_released  # type: ignore[method-assign]
+    fetch = Fetcher()
+    assert await waiter.run("k", fetch) == b"done"
+    assert fetch.calls == 0
+    assert (waiter.stats.started, waiter.stats.joined) == (0, 1)
 
 
 async def test_redis_flight_without_redis_fetches_locally(
