@@ -7,9 +7,9 @@ delta, and the moment the upstream answered it is known. One server: 1,000 SSE
 subscribers, the same 1,000 idle, then SIGTERM with the 1,000 open; a second, so
 its memory is measured from a fresh heap: 200 GraphQL WebSocket subscribers.
 Latency is from the upstream's answer to the poll (so it includes the server's
-own poll: parse, render, compare) to the last client's receipt; memory is the server's VmRSS before and after the listeners joined;
-CPU is the server's user+system time from /proc, less the same polls with one
-listener.
+own poll: parse, render, compare) to the last client's receipt; memory is the
+server's VmRSS before and after the listeners joined; CPU is the server's
+user+system time from /proc, less the same polls with one listener.
 """
 
 from __future__ import annotations
