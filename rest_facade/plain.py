@@ -442,7 +442,10 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
             "GET": PlainDoc(
                 "The page's icon",
                 {
-                    200: PlainResponse("An icon", {"image/x-icon": {}}),
+                    # No content schema: generated clients cannot type an icon.
+                    200: PlainResponse(
+                        "An icon", headers={"Content-Type": "image/x-icon"}
+                    ),
                     404: PlainResponse("LANDING_PAGE=false", {JSON: NOT_FOUND_BODY}),
                 },
                 tag="Pages",

@@ -68,14 +68,15 @@ class RedisStore:
         await self._redis.aclose()
 
 
-# KEYS[1] = lease, ARGV[1] = token, ARGV[2] = lease ms. Only the owner's token counts.
-_RENEW_LUA = """
+# KEYS[1] = lease, ARGV[1] = token, ARGV[2] = lease ms. Only the owner's token counts
+# (the push leader's lease in app/live uses the same two).
+RENEW_LUA = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
 """
-_RELEASE_LUA = """
+RELEASE_LUA = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
@@ -129,8 +130,8 @@ class RedisFlight:
         self._redis = redis.Redis.from_url(
             url, socket_connect_timeout=5.0, socket_timeout=5.0
         )
-        self._renew = self._redis.register_script(_RENEW_LUA)
-        self._release = self._redis.register_script(_RELEASE_LUA)
+        self._renew = self._redis.register_script(RENEW_LUA)
+        self._release = self._redis.register_script(RELEASE_LUA)
         self._local: SingleFlight[bytes] = SingleFlight(cancel_when_abandoned=True)
 
     def in_flight(self, key: str) -> bool:

@@ -24,6 +24,7 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app.caching.redis_backend import RELEASE_LUA, RENEW_LUA
 from app.caching.stores import check_redis_url
 from app.live.events import FeedEvent, FeedState
 from app.live.feed import Feed
@@ -45,18 +46,6 @@ redis.call('pexpire', KEYS[1], ARGV[2])
 redis.call('set', KEYS[2], ARGV[3], 'PX', ARGV[4])
 redis.call('publish', ARGV[5], ARGV[6])
 return 1
-"""
-_RENEW_LUA = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE_LUA = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
 """
 
 
@@ -88,8 +77,8 @@ class RedisRelay:
             url, socket_connect_timeout=5.0, health_check_interval=30
         )
         self._announce = self._redis.register_script(_ANNOUNCE_LUA)
-        self._renew = self._redis.register_script(_RENEW_LUA)
-        self._release = self._redis.register_script(_RELEASE_LUA)
+        self._renew = self._redis.register_script(RENEW_LUA)
+        self._release = self._redis.register_script(RELEASE_LUA)
         self.leading: set[str] = set()  # feeds this process polls for everyone
         self.takeovers = 0
 
