@@ -11,9 +11,12 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -247,6 +250,33 @@ class CachedParse(ParserCache):
         yield
 
 
+class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
+    """Executes a pushed event once per selection: every subscriber of the job
+    feed asking for the same fields (the same parsed document, the same
+    variables) gets the result the first one's execution made, instead of
+    executing it again (the selection resolves the event's own fields only, the
+    same for everyone). Other root values execute as usual."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        executed = getattr(self.root_value, "executed", None)
+        if not isinstance(executed, dict):
+            return super().execute_operation(serially)
+        try:
+            variables = orjson.dumps(
+                self.variable_values.coerced, option=orjson.OPT_SORT_KEYS
+            )
+        except TypeError:
+            return super().execute_operation(serially)
+        key = (id(self.operation), variables)
+        found = executed.get(key)
+        if found is not None and found[0] is self.operation:
+            return found[1]
+        result = super().execute_operation(serially)
+        if isinstance(result, GraphQLExecutionResult) and not result.errors:
+            executed[key] = (self.operation, result)
+        return result
+
+
 class Schema(strawberry.Schema):
     """Logs unexpected errors only, with their traceback and the request id: a 401
     or a 404 is an answer, not an incident. A subscription asked for with one
@@ -306,6 +336,7 @@ def build_schema(
     """The schema. The server adds its validating limits extension
     (`app.graphql.limits.limits_extension`), which both surfaces then share."""
     return Schema(
+        execution_context_class=SharedEventExecution,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

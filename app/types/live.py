@@ -3,11 +3,14 @@
 The same three events as the SSE stream, typed: a snapshot (first, and after any
 resync), a delta (rows added, updated or removed, by stable key) and a status
 (the data went stale, or is fresh again). Entries are the query's `JobFeedEntry`.
+Each event keeps, out of the schema, its executions per selection (`executed`):
+subscribers asking for the same fields share one (app/schema.py).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import field
+from typing import Annotated, Any
 
 import strawberry
 
@@ -25,6 +28,7 @@ class JobFeedSnapshot:
         description="True while the upstream fails: the list is the last good one."
     )
     last_success_at: str | None
+    executed: strawberry.Private[dict[Any, Any]] = field(default_factory=dict)
 
 
 @strawberry.type(
@@ -41,6 +45,7 @@ class JobFeedDelta:
     added: list[JobFeedChange]
     updated: list[JobFeedChange]
     removed: list[str] = strawberry.field(description="Keys of streams that ended.")
+    executed: strawberry.Private[dict[Any, Any]] = field(default_factory=dict)
 
 
 @strawberry.type(description="The upstream failed (stale) or answers again.")
@@ -48,6 +53,7 @@ class JobFeedStatus:
     seq: int
     stale: bool
     last_success_at: str | None
+    executed: strawberry.Private[dict[Any, Any]] = field(default_factory=dict)
 
 
 JobFeedEvent = Annotated[

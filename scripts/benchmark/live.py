@@ -1,24 +1,26 @@
 """`make bench`'s push rows: the job feed pushed to many listeners by one worker.
 
-One server, started as `make run` starts it (scripts/serve.py, the bench's rate
+Servers started as `make run` starts them (scripts/serve.py, the bench's rate
 limits) with JOB_FEED_PUSH_INTERVAL=2 and the job feed's upstream replaced by
 `FakeFeed` in this process (NAAP_API_SERVER_URL): every poll is then a 2-row
-delta, and the moment the upstream answered it is known. In order: 200 GraphQL
-WebSocket subscribers, 1,000 SSE subscribers, the same 1,000 idle, then SIGTERM
-with the 1,000 open. Latency is from the upstream's answer to the poll (so it
-includes the server's own poll: parse, render, compare) to the last client's
-receipt; memory is the server's VmRSS before and after the listeners joined;
-CPU is the server's user+system time from /proc, less the same polls with one
-listener.
+delta, and the moment the upstream answered it is known. One server: 1,000 SSE
+subscribers, the same 1,000 idle, then SIGTERM with the 1,000 open; a second, so
+its memory is measured from a fresh heap: 200 GraphQL WebSocket subscribers.
+Latency is from the upstream's answer to the poll (so it includes the server's
+own poll: parse, render, compare) to the last client's receipt; memory is the
+server's VmRSS before and after the listeners joined; CPU is the server's
+user+system time from /proc, less the same polls with one listener.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +92,25 @@ class Bench:
         self.port = port
         self.fanout = Fanout()
         self.mapper: SSEClient | None = None
+        self.per_event = 0.0  # server CPU seconds per poll with one listener
+
+    async def listen(self) -> None:
+        """One listener (which maps event ids to feed versions), and the CPU a
+        poll costs with it alone."""
+        loop = asyncio.get_running_loop()
+        _, self.mapper = await loop.create_connection(
+            lambda: SSEClient(HOST, STREAM, self.fanout, mapper=True),
+            HOST,
+            self.port,
+        )
+        await asyncio.wait_for(self.mapper.ready, 30)
+        print("bench: push, one listener", flush=True)
+        cpu, _ = await self.polls(EVENTS)
+        self.per_event = cpu / EVENTS
+
+    def close(self) -> None:
+        if self.mapper is not None:
+            self.mapper.close()
 
     @property
     def pid(self) -> int:
@@ -122,33 +143,76 @@ class Bench:
 
 
 async def measure(tmp: Path) -> LiveResults:
+    """Two servers, one after the other, each measured from a fresh heap (memory
+    a row frees would be reused by the next and hide its cost): SSE, then
+    GraphQL over WebSockets."""
     feed = FakeFeed()
     upstream = await feed.start(HOST)
+    try:
+        async with _server(feed, upstream, tmp, "sse") as bench:
+            sse, idle, took, clean = await _sse_rows(bench)
+        async with _server(feed, upstream, tmp, "ws") as bench:
+            ws = await _ws_row(bench)
+    finally:
+        await feed.stop()
+    return LiveResults(ws, sse, idle, IDLE_SECONDS, took, clean)
+
+
+@contextlib.asynccontextmanager
+async def _server(
+    feed: FakeFeed, upstream: str, tmp: Path, name: str
+) -> AsyncIterator[Bench]:
     port = _free_port()
     argv, env = server_launch(port)
     env.update(
         NAAP_API_SERVER_URL=f"{upstream}/v1", JOB_FEED_PUSH_INTERVAL=str(INTERVAL)
     )
-    server = Server("naap-api (push)", argv, env, tmp / "live.log")
+    server = Server(f"naap-api (push, {name})", argv, env, tmp / f"live-{name}.log")
     server.start(ROOT)
     try:
         await asyncio.to_thread(server.wait_ready, f"http://{HOST}:{port}/healthz")
-        return await _rows(Bench(server, feed, port))
+        bench = Bench(server, feed, port)
+        await bench.listen()
+        yield bench
     finally:
         server.stop()
-        await feed.stop()
 
 
-async def _rows(bench: Bench) -> LiveResults:
-    loop = asyncio.get_running_loop()
-    _, bench.mapper = await loop.create_connection(
-        lambda: SSEClient(HOST, STREAM, bench.fanout, mapper=True), HOST, bench.port
-    )
-    await asyncio.wait_for(bench.mapper.ready, 30)
-    print("bench: push, one listener", flush=True)
-    base_cpu, _ = await bench.polls(EVENTS)
-    per_event = base_cpu / EVENTS
+async def _sse_rows(bench: Bench) -> tuple[Row, float, float, int]:
+    print(f"bench: push, {SSE_CLIENTS} SSE subscribers", flush=True)
+    sse = Row("SSE", SSE_CLIENTS)
+    rss = _rss_kib(bench.pid)
+    clients = await open_sse(HOST, bench.port, STREAM, bench.fanout, SSE_CLIENTS)
+    await asyncio.sleep(1)
+    sse.kib_each = (_rss_kib(bench.pid) - rss) / SSE_CLIENTS
+    cpu, seqs = await bench.polls(EVENTS)
+    bench.row(sse, seqs, SSE_CLIENTS + 1)
+    sse.cpu_us_each = (cpu / EVENTS - bench.per_event) / SSE_CLIENTS * 1e6
 
+    print(f"bench: push, {SSE_CLIENTS} idle SSE subscribers", flush=True)
+    bench.feed.changing = False
+    await asyncio.sleep(2 * INTERVAL)
+    cpu = _cpu_seconds(bench.pid)
+    await asyncio.sleep(IDLE_SECONDS)
+    idle = (_cpu_seconds(bench.pid) - cpu) / IDLE_SECONDS * 100
+    bench.feed.changing = True
+
+    print(f"bench: push, SIGTERM with {SSE_CLIENTS} streams open", flush=True)
+    process = bench.server.proc
+    assert process is not None  # noqa: S101
+    began = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    await asyncio.to_thread(process.wait, SHUTDOWN_TIMEOUT + 30)
+    took = time.monotonic() - began
+    await asyncio.sleep(0.5)
+    clean = sum(c.ended and c.retries >= 2 for c in clients)
+    for client in clients:
+        client.close()
+    bench.close()
+    return sse, idle, took, clean
+
+
+async def _ws_row(bench: Bench) -> Row:
     print(f"bench: push, {WS_CLIENTS} GraphQL WebSocket subscribers", flush=True)
     ws = Row("graphql-transport-ws", WS_CLIENTS)
     rss = _rss_kib(bench.pid)
@@ -164,41 +228,11 @@ async def _rows(bench: Bench) -> LiveResults:
     ws.kib_each = (_rss_kib(bench.pid) - rss) / WS_CLIENTS
     cpu, seqs = await bench.polls(EVENTS)
     bench.row(ws, seqs, WS_CLIENTS + 1)
-    ws.cpu_us_each = (cpu / EVENTS - per_event) / WS_CLIENTS * 1e6
+    ws.cpu_us_each = (cpu / EVENTS - bench.per_event) / WS_CLIENTS * 1e6
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-    print(f"bench: push, {SSE_CLIENTS} SSE subscribers", flush=True)
-    sse = Row("SSE", SSE_CLIENTS)
-    await asyncio.sleep(2)
-    rss = _rss_kib(bench.pid)
-    clients = await open_sse(HOST, bench.port, STREAM, bench.fanout, SSE_CLIENTS)
-    await asyncio.sleep(1)
-    sse.kib_each = (_rss_kib(bench.pid) - rss) / SSE_CLIENTS
-    cpu, seqs = await bench.polls(EVENTS)
-    bench.row(sse, seqs, SSE_CLIENTS + 1)
-    sse.cpu_us_each = (cpu / EVENTS - per_event) / SSE_CLIENTS * 1e6
-
-    print(f"bench: push, {SSE_CLIENTS} idle SSE subscribers", flush=True)
-    bench.feed.changing = False
-    await asyncio.sleep(2 * INTERVAL)
-    idle_seconds = IDLE_SECONDS
-    cpu = _cpu_seconds(bench.pid)
-    await asyncio.sleep(idle_seconds)
-    idle = (_cpu_seconds(bench.pid) - cpu) / idle_seconds * 100
-
-    print(f"bench: push, SIGTERM with {SSE_CLIENTS} streams open", flush=True)
-    process = bench.server.proc
-    assert process is not None  # noqa: S101
-    began = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    await asyncio.to_thread(process.wait, SHUTDOWN_TIMEOUT + 30)
-    took = time.monotonic() - began
-    await asyncio.sleep(0.5)
-    clean = sum(c.ended and c.retries >= 2 for c in clients)
-    for client in [*clients, bench.mapper]:
-        client.close()
-    return LiveResults(ws, sse, idle, idle_seconds, took, clean)
+    bench.close()
+    return ws
 
 
 def _free_port() -> int:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from app.graphql.strawberry_app import MAX_SUBSCRIPTIONS
 from app.main import create_app
 from app.settings import Settings
+from resolvers.jobs import as_graphql
 from simulator import Fault
 from tests.support.app import Clock
 from tests.support.live import (
@@ -131,6 +132,27 @@ async def test_shutdown_completes_subscriptions_and_refuses_new_ones(
     [error] = refused["payload"]["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     await socket.close()
+
+
+async def test_subscribers_asking_the_same_share_one_execution_per_event(
+    running: Running,
+) -> None:
+    sockets = [await WSClient(running.asgi).connect() for _ in range(4)]
+    for n, socket in enumerate(sockets):
+        await socket.init()
+        query = SMALL.replace("limit: 3", "limit: 50") if n == 3 else SUBSCRIPTION
+        await socket.subscribe("feed", query, limit=50)
+    await running.timer.settle()
+    answers = [await socket.receive() for socket in sockets]
+    snapshot = running.hub.feeds[50].snapshot()
+    assert snapshot is not None
+    typed = as_graphql(snapshot)
+    assert len(typed.executed) == 2  # two selections, four subscribers
+    first = answers[0]["payload"]["data"]["jobFeed"]
+    assert all(a["payload"]["data"]["jobFeed"] == first for a in answers[1:3])
+    assert answers[3]["payload"]["data"]["jobFeed"] == {"__typename": "JobFeedSnapshot"}
+    for socket in sockets:
+        await socket.close()
 
 
 async def test_graphql_over_sse_streams_the_same_events(running: Running) -> None:
