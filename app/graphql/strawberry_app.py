@@ -2,7 +2,8 @@
 self-hosted GraphiQL, and refusals as GraphQL errors rather than text. Queries
 may come by GET (read-only, so a CDN may cache them); multipart uploads are off.
 Subscriptions: graphql-transport-ws and GraphQL over SSE only, at most
-`MAX_SUBSCRIPTIONS` per WebSocket, `connection_init` within
+`MAX_SUBSCRIPTIONS` per WebSocket, persisted operations over both (see
+transport_ws.py), `connection_init` within
 GRAPHQL_WS_INIT_TIMEOUT (else 4408), cross-site WebSockets from CORS_ORIGINS only.
 """
 
@@ -31,6 +32,7 @@ from app.graphql.policy import (
     requested_hash,
 )
 from app.graphql.refusals import refusal
+from app.graphql.transport_ws import TransportWSHandler
 
 MUTATION_BY_GET = "Mutations are not allowed over GET; POST them as application/json."
 SUBSCRIPTION_WITHOUT_STREAM = (
@@ -44,6 +46,9 @@ class StrawberryApp(GraphQL[Context, None]):
     """Strawberry's ASGI app with our context, orjson, a self-hosted GraphiQL and
     refusals as GraphQL errors. Queries may come by GET (read-only, so a CDN may
     cache them); multipart uploads stay off."""
+
+    # Keeps `payload.extensions`, so persisted operations work over WebSockets.
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(
         self,
