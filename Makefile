@@ -26,6 +26,7 @@ help:
 	@echo "make bench      load the routes (and the page at /) -> BENCHMARKS.md;  make audit  Lighthouse on /"
 	@echo "make schema     regenerate schema.graphql from the code"
 	@echo "make manifest   write the persisted-operation manifest (var/persisted-operations.json)"
+	@echo "make types      the page's TypeScript types from /openapi.json (var/typecheck/openapi.d.ts)"
 	@echo "make fmt        format the code;  make lock  re-pin dependencies"
 
 $(BIN)/python:
@@ -46,6 +47,20 @@ var/docs/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
 # Test-only: axe-core, which the browser tests inject into pages.
 var/axe/manifest.json: scripts/fetch_graphiql.py | $(VENV)/.installed
 	$(BIN)/python scripts/fetch_graphiql.py --set axe var/axe
+
+# Test-only: openapi-typescript and tsc (pinned with their integrity in
+# scripts/typecheck/package-lock.json, installed by npm ci), for the check that the
+# page's // @ts-check modules agree with /openapi.json (tests/integration/test_page_types.py).
+var/typecheck/node_modules/.package-lock.json: scripts/typecheck/package.json scripts/typecheck/package-lock.json
+	rm -rf var/typecheck && mkdir -p var/typecheck
+	cp scripts/typecheck/package.json scripts/typecheck/package-lock.json var/typecheck/
+	cd var/typecheck && npm ci --ignore-scripts --no-audit --no-fund
+
+# The types the page is checked against, for an editor (app/web/jsconfig.json maps
+# "naap-openapi" to this file); then `var/typecheck/node_modules/.bin/tsc -p app/web`.
+.PHONY: types
+types: install var/typecheck/node_modules/.package-lock.json
+	$(BIN)/python scripts/page_types.py var/typecheck/openapi.d.ts
 
 install: $(VENV)/.installed var/graphiql/manifest.json var/docs/manifest.json
 
@@ -114,7 +129,7 @@ manifest: install
 # Every tier (tests/unit, api, integration, fuzz) on TEST_WORKERS processes, under
 # coverage through pytest-cov (`coverage run` would measure only the pytest-xdist
 # controller); the 15 slowest tests; the report and its floor (pyproject.toml).
-test: lint var/axe/manifest.json
+test: lint var/axe/manifest.json var/typecheck/node_modules/.package-lock.json
 	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report= --durations=15
 	$(BIN)/coverage report
 

@@ -1,5 +1,6 @@
-"""scripts/fetch_graphiql.py loaded as a module (scripts/ is not a package the
-tests import from), for the tests of its pins and steps."""
+"""Scripts under scripts/ loaded as modules (scripts/ is not a package the tests
+import from): fetch_graphiql.py for the tests of its pins and steps, page_types.py
+for the page's type check."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from types import ModuleType
 
 from tests.support.app import ROOT
 
-SCRIPT_PATH = ROOT / "scripts" / "fetch_graphiql.py"
 
-
-def load_fetcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fetch_graphiql", SCRIPT_PATH)
+def load_script(name: str) -> ModuleType:
+    """scripts/{name}.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -23,3 +23,7 @@ def load_fetcher() -> ModuleType:
     finally:
         del sys.modules[spec.name]
     return module
+
+
+def load_fetcher() -> ModuleType:
+    return load_script("fetch_graphiql")

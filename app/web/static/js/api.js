@@ -14,7 +14,7 @@ const TIMEOUT_MS = 20_000;
  * @typedef {object} Success
  * @property {true} ok
  * @property {number} status
- * @property {any} data
+ * @property {unknown} data      read it through bodyOf, typed by its operation
  * @property {boolean} simulated   X-Data-Source: simulator
  * @property {number} dataTime      when the data left the upstream (ms): now - X-Data-Age
  */
@@ -26,6 +26,45 @@ const TIMEOUT_MS = 20_000;
  * @property {string} message
  */
 /** @typedef {Success | Failure} Result */
+
+/**
+ * The operations of /openapi.json, as openapi-typescript writes them (the module
+ * "naap-openapi": make types; make test checks the page against it).
+ * @typedef {import("naap-openapi").operations} Operations
+ * @typedef {import("naap-openapi").paths} Paths
+ */
+/**
+ * The JSON body of an operation's 200 answer, as the document describes it.
+ * @template {keyof Operations} Op
+ * @typedef {Operations[Op]["responses"] extends { 200: { content: { "application/json": infer B } } } ? B : never} Body
+ */
+
+/**
+ * A result's body, typed as the 200 answer of `operation` (its operationId in
+ * /openapi.json: only the type checker reads it); undefined unless the route
+ * answered 200.
+ * @template {keyof Operations} Op
+ * @param {Result | undefined} result
+ * @param {Op} operation
+ * @returns {Body<Op> | undefined}
+ */
+export function bodyOf(result, operation) {
+  void operation;
+  return result?.ok ? /** @type {Body<Op>} */ (result.data) : undefined;
+}
+
+/**
+ * A GET route's URL: a path the document lists and query parameters it declares
+ * for that path (names and value types checked against it).
+ * @template {keyof Paths} P
+ * @param {P} path
+ * @param {Paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never} [query]
+ */
+export function routeUrl(path, query) {
+  const params = new URLSearchParams(/** @type {Record<string, string>} */ (query ?? {}));
+  const search = params.toString();
+  return search ? `${path}?${search}` : path;
+}
 
 /**
  * @param {number} status

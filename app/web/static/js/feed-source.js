@@ -11,7 +11,7 @@
  * chain that never overlaps, pauses while the document is hidden, and after a
  * failure retries after min(interval, 1/2/5/10/15/30 s).
  */
-import { getJSON, openStream } from "./api.js";
+import { bodyOf, getJSON, openStream } from "./api.js";
 
 /** After the nth failure in a row, retry within this many seconds. */
 export const BACKOFF_S = [1, 2, 5, 10, 15, 30];
@@ -37,7 +37,7 @@ export const BACKOFF_S = [1, 2, 5, 10, 15, 30];
  * A healthy answer is a 200 whose upstream query did not fail.
  * @param {import("./api.js").Result} result
  */
-export const healthy = (result) => result.ok && result.data?.queryFailed !== true;
+export const healthy = (result) => result.ok && bodyOf(result, "DashboardJobFeed")?.queryFailed !== true;
 
 /**
  * Poll the job-feed route (never with refresh=1: the cache decides freshness).
@@ -131,6 +131,16 @@ export const MAX_FAILURES = 3;
 export const PUSH_RETRY_MS = 20_000;
 
 /**
+ * The stream's events (its OpenAPI entry describes them in prose: text/event-stream
+ * has no JSON schema there); `stream` is exactly a job-feed entry.
+ * @typedef {NonNullable<import("./api.js").Body<"DashboardJobFeed">>} JobFeed
+ * @typedef {JobFeed["streams"][number]} Entry
+ * @typedef {{ seq: number, keys: string[], streams: Entry[], stale: boolean, lastSuccessAt: string | null }} SnapshotEvent
+ * @typedef {{ seq: number, added: { key: string, stream: Entry }[], updated: { key: string, stream: Entry }[], removed: string[] }} DeltaEvent
+ * @typedef {{ seq: number, stale: boolean, lastSuccessAt: string | null }} StatusEvent
+ */
+
+/**
  * The job feed pushed, falling back to `pollingFeed` (see the module's comment).
  * @param {PollOptions & { streamPath?: string }} options
  * @returns {FeedSource}
@@ -145,7 +155,7 @@ export function pushFeed({ intervalMs, onResult, onSchedule, doc = document, str
   /** @type {ReturnType<typeof setTimeout> | null} */
   let timer = null;
   /** The list as the events built it: stream key -> the REST entry. */
-  /** @type {Map<string, any>} */
+  /** @type {Map<string, Entry>} */
   let rows = new Map();
   let seq = 0;
   let stale = false;
@@ -153,10 +163,12 @@ export function pushFeed({ intervalMs, onResult, onSchedule, doc = document, str
   let lastSuccessAt = null;
 
   function deliver() {
+    /** @type {JobFeed} the same body as the poll's */
+    const data = { streams: [...rows.values()], clickhouseConfigured: true, queryFailed: stale };
     onResult({
       ok: true,
       status: 200,
-      data: { streams: [...rows.values()], clickhouseConfigured: true, queryFailed: stale },
+      data,
       simulated: false, // an event stream has no X-Data-Source: the other routes tell
       dataTime: lastSuccessAt ? Date.parse(lastSuccessAt) : Date.now(),
     });
@@ -171,26 +183,28 @@ export function pushFeed({ intervalMs, onResult, onSchedule, doc = document, str
     }
   }
 
-  /** @type {Record<string, (data: any) => void>} */
   const handlers = {
+    /** @param {SnapshotEvent} d */
     snapshot(d) {
       working();
-      rows = new Map(d.keys.map((/** @type {string} */ key, /** @type {number} */ i) => [key, d.streams[i]]));
+      rows = new Map(d.keys.map((key, i) => [key, d.streams[i]]));
       seq = d.seq;
       stale = d.stale;
       lastSuccessAt = d.lastSuccessAt;
       deliver();
     },
+    /** @param {DeltaEvent} d */
     delta(d) {
       if (d.seq <= seq) return;
       seq = d.seq;
       for (const key of d.removed) rows.delete(key);
       for (const change of d.updated) rows.set(change.key, change.stream);
       if (d.added.length) {
-        rows = new Map([...d.added.map((/** @type {any} */ c) => [c.key, c.stream]), ...rows]);
+        rows = new Map([...d.added.map(({ key, stream }) => /** @type {const} */ ([key, stream])), ...rows]);
       }
       deliver();
     },
+    /** @param {StatusEvent} d */
     status(d) {
       if (d.seq <= seq) return;
       seq = d.seq;

@@ -7,24 +7,26 @@
  */
 import { h, fill, one } from "./dom.js";
 import { usd, compactUsd, dateUtc, shortDateUtc, delta, one as oneDecimal } from "./format.js";
+import { bodyOf } from "./api.js";
 
 const CHART_HEIGHT = 220;
 
 /**
  * @typedef {{ x: number, usd: number, eth: number }} Point
  * @typedef {"weekly" | "daily"} Mode
+ * @typedef {NonNullable<import("./api.js").Body<"DashboardFees">>} Fees
  */
 
 /**
- * @param {any} data
+ * @param {Fees} data
  * @param {Mode} mode
  * @returns {Point[]}
  */
 export function points(data, mode) {
   if (mode === "weekly") {
-    return (data.weeklyData ?? []).map((/** @type {any} */ w) => ({ x: w.date, usd: w.weeklyVolumeUsd, eth: w.weeklyVolumeEth }));
+    return (data.weeklyData ?? []).map((w) => ({ x: w.date, usd: w.weeklyVolumeUsd, eth: w.weeklyVolumeEth }));
   }
-  return (data.dayData ?? []).map((/** @type {any} */ d) => ({ x: d.dateS, usd: d.volumeUsd, eth: d.volumeEth }));
+  return (data.dayData ?? []).map((d) => ({ x: d.dateS, usd: d.volumeUsd, eth: d.volumeEth }));
 }
 
 /** @param {string} name */
@@ -96,7 +98,8 @@ export function create(card) {
   /** @type {Mode} */
   let mode = "weekly";
   let raw = !hasChart;
-  let fees = /** @type {any} */ (null);
+  /** @type {Fees | null} */
+  let fees = null;
   /** @type {(() => void) | null} */
   let destroy = null;
   rawButton.hidden = !hasChart;
@@ -112,11 +115,11 @@ export function create(card) {
       value.textContent = usd(p.usd);
       caption.textContent = mode === "weekly" ? `Week of ${dateUtc(p.x)}` : dateUtc(p.x);
     } else if (mode === "weekly") {
-      value.textContent = usd(fees.oneWeekVolumeUsd);
-      caption.textContent = `Last 7 days · ${delta(fees.weeklyVolumeChangeUsd)}`;
+      value.textContent = usd(fees?.oneWeekVolumeUsd);
+      caption.textContent = `Last 7 days · ${delta(fees?.weeklyVolumeChangeUsd)}`;
     } else {
-      value.textContent = usd(fees.oneDayVolumeUsd);
-      caption.textContent = `Last 24 hours · ${delta(fees.volumeChangeUsd)}`;
+      value.textContent = usd(fees?.oneDayVolumeUsd);
+      caption.textContent = `Last 24 hours · ${delta(fees?.volumeChangeUsd)}`;
     }
   }
 
@@ -156,7 +159,7 @@ export function create(card) {
     primary: ["fees"],
     /** @param {Record<string, import("./api.js").Result | undefined>} results */
     render(results) {
-      fees = results.fees?.ok ? results.fees.data : null;
+      fees = bodyOf(results.fees, "DashboardFees") ?? null;
       draw();
       return "ready";
     },

@@ -8,7 +8,7 @@
  */
 import { h, fill, one, byId } from "./dom.js";
 import { host, isoTimeUtc, one as oneDecimal, timeUtc, DASH } from "./format.js";
-import { statusText } from "./api.js";
+import { bodyOf, statusText } from "./api.js";
 import { createTable } from "./table.js";
 
 const INTERVALS = [5000, 15000, 30000, 90000];
@@ -16,17 +16,8 @@ const DEFAULT_INTERVAL = 15000;
 const STORE_INTERVAL = "naap.feedInterval";
 
 /**
- * @typedef {object} Stream
- * @property {string} id
- * @property {string} pipeline
- * @property {string} [model]
- * @property {string} status
- * @property {string} startedAt
- * @property {string} [gateway]
- * @property {string} [orchestratorUrl]
- * @property {number} [outputFps]
- * @property {number} [durationSeconds]
- * @property {string} [runningFor]
+ * @typedef {NonNullable<import("./api.js").Body<"DashboardJobFeed">>} JobFeed
+ * @typedef {JobFeed["streams"][number]} Stream
  */
 
 /** @param {string} status */
@@ -119,8 +110,9 @@ export function create(card, ctx) {
   function show(result) {
     card.dataset.updates = String(++updates);
     ctx.report(result);
-    if (result.ok && result.data?.queryFailed !== true) {
-      rows = Array.isArray(result.data?.streams) ? result.data.streams : [];
+    const feed = bodyOf(result, "DashboardJobFeed");
+    if (result.ok && feed?.queryFailed !== true) {
+      rows = Array.isArray(feed?.streams) ? feed.streams : [];
       lastGood = Date.now();
       live.hidden = false;
       table.element.classList.remove("stale");

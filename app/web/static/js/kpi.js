@@ -5,13 +5,17 @@
  */
 import { h, svg, fill, one } from "./dom.js";
 import { int, percent, delta } from "./format.js";
+import { bodyOf } from "./api.js";
 
 const SPARK_HEIGHT = 30;
 
 /**
- * @typedef {{ value: number, delta: number }} Metric
- * @typedef {{ hour: string, value: number }} Bucket
+ * @typedef {NonNullable<import("./api.js").Body<"DashboardKPI">>} Kpi
+ * @typedef {Kpi["successRate"]} Metric
+ * @typedef {NonNullable<Kpi["hourlyUsage"]>[number]} Bucket
  */
+/** @type {Metric} */
+const UNKNOWN = { value: NaN, delta: NaN };
 
 /**
  * @param {string} title
@@ -68,24 +72,24 @@ export function create(card) {
      * @param {{ label: string }} ctx
      */
     render(results, { label }) {
-      const data = results.kpi?.ok ? results.kpi.data : {};
-      /** @type {(k: string) => Metric} */
-      const metric = (k) => data[k] ?? { value: NaN, delta: NaN };
-      const usage = metric("dailyUsageMins");
-      const sessions = metric("dailySessionCount");
+      const data = bodyOf(results.kpi, "DashboardKPI");
+      const rate = data?.successRate ?? UNKNOWN;
+      const observed = data?.orchestratorsObserved ?? UNKNOWN;
+      const usage = data?.dailyUsageMins ?? UNKNOWN;
+      const sessions = data?.dailySessionCount ?? UNKNOWN;
       fill(
         body,
         h(
           "div",
           { class: "tiles" },
-          tile("successRate", `Success rate · ${label}`, percent(metric("successRate").value),
-            change(metric("successRate").delta, "pp"), null),
-          tile("orchestrators", `Orchestrators · ${label}`, int(metric("orchestratorsObserved").value),
-            change(metric("orchestratorsObserved").delta, "%"), null),
+          tile("successRate", `Success rate · ${label}`, percent(rate.value),
+            change(rate.delta, "pp"), null),
+          tile("orchestrators", `Orchestrators · ${label}`, int(observed.value),
+            change(observed.delta, "%"), null),
           tile("usage", `Usage minutes · ${label}`, int(usage.value), change(usage.delta, "%"),
-            sparkline("Usage minutes per hour", data.hourlyUsage)),
+            sparkline("Usage minutes per hour", data?.hourlyUsage)),
           tile("sessions", `Sessions · ${label}`, int(sessions.value), change(sessions.delta, "%"),
-            sparkline("Sessions per hour", data.hourlySessions)),
+            sparkline("Sessions per hour", data?.hourlySessions)),
         ),
       );
       return "ready";

@@ -6,7 +6,7 @@
  * in the banner. The timeframe (URL `?timeframe=`, then localStorage) refetches
  * only the routes that depend on it, aborting the requests it supersedes.
  */
-import { getJSON, statusText } from "./api.js";
+import { getJSON, routeUrl, statusText } from "./api.js";
 import { h, fill, byId, one } from "./dom.js";
 import { timeUtc } from "./format.js";
 import { pollingFeed, pushFeed } from "./feed-source.js";
@@ -24,18 +24,17 @@ import * as jobfeed from "./jobfeed.js";
 const TIMEFRAMES = /** @type {Record<string, number>} */ ({ "1h": 1, "6h": 6, "12h": 12, "24h": 24, "48h": 48, "7d": 168 });
 const DEFAULT_TIMEFRAME = "24h";
 const STORE_TIMEFRAME = "naap.timeframe";
-const API = "/api/v1/dashboard/";
 
-/** Route name -> its URL for a number of hours. */
+/** Route name -> its URL for a number of hours (paths and parameters as /openapi.json has them). */
 const ROUTES = /** @type {Record<string, (hours: number) => string>} */ ({
-  kpi: (t) => `${API}kpi?timeframe=${t}`,
-  pipelines: (t) => `${API}pipelines?timeframe=${t}&limit=200`,
-  "pipeline-catalog": () => `${API}pipeline-catalog`,
-  orchestrators: (t) => `${API}orchestrators?period=${t}h`,
-  protocol: () => `${API}protocol`,
-  "gpu-capacity": (t) => `${API}gpu-capacity?timeframe=${t}`,
-  pricing: () => `${API}pricing`,
-  fees: () => `${API}fees?days=180`,
+  kpi: (t) => routeUrl("/api/v1/dashboard/kpi", { timeframe: `${t}` }),
+  pipelines: (t) => routeUrl("/api/v1/dashboard/pipelines", { timeframe: `${t}`, limit: "200" }),
+  "pipeline-catalog": () => routeUrl("/api/v1/dashboard/pipeline-catalog"),
+  orchestrators: (t) => routeUrl("/api/v1/dashboard/orchestrators", { period: `${t}h` }),
+  protocol: () => routeUrl("/api/v1/dashboard/protocol"),
+  "gpu-capacity": (t) => routeUrl("/api/v1/dashboard/gpu-capacity", { timeframe: `${t}` }),
+  pricing: () => routeUrl("/api/v1/dashboard/pricing"),
+  fees: () => routeUrl("/api/v1/dashboard/fees", { days: "180" }),
 });
 const BY_TIMEFRAME = new Set(["kpi", "pipelines", "orchestrators", "gpu-capacity"]);
 

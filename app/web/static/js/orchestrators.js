@@ -6,21 +6,12 @@
 import { h, fill, one, byId } from "./dom.js";
 import { int, percent, isoTimeUtc, DASH } from "./format.js";
 import { createTable } from "./table.js";
+import { bodyOf } from "./api.js";
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const EXPLORER = "https://explorer.livepeer.org/accounts/";
 
-/**
- * @typedef {object} Orchestrator
- * @property {string} address
- * @property {string[]} uris
- * @property {string | null} lastSeen
- * @property {number} knownSessions
- * @property {number} successRatio
- * @property {number | null} slaScore
- * @property {string[]} pipelines
- * @property {number} gpuCount
- */
+/** @typedef {NonNullable<import("./api.js").Body<"DashboardOrchestrators">>[number]} Orchestrator */
 
 /** @param {Orchestrator} o */
 function addressCell(o) {
@@ -71,7 +62,7 @@ export function create(card) {
     primary: ["orchestrators"],
     /** @param {Record<string, import("./api.js").Result | undefined>} results */
     render(results) {
-      const data = results.orchestrators?.ok ? results.orchestrators.data : [];
+      const data = bodyOf(results.orchestrators, "DashboardOrchestrators");
       all = Array.isArray(data) ? data : [];
       if (all.length === 0) {
         note.textContent = "";

@@ -7,7 +7,7 @@
  */
 import { h, fill, one, byId } from "./dom.js";
 import { int, wei, DASH } from "./format.js";
-import { statusText } from "./api.js";
+import { bodyOf, statusText } from "./api.js";
 import { createTable } from "./table.js";
 
 const PALETTE = ["#6366f1", "#10b981", "#f59e0b", "#3b82f6", "#ec4899", "#14b8a6", "#a855f7", "#84cc16"];
@@ -46,20 +46,27 @@ const COLUMNS = [
 ];
 
 /**
- * @param {any} result
- * @returns {any[] | null}   null when the route failed
+ * A list body, [] when it is not one; null when the route failed.
+ * @template T
+ * @param {import("./api.js").Result | undefined} result
+ * @param {T[] | null | undefined} body
+ * @returns {T[] | null}
  */
-const list = (result) => (result?.ok ? (Array.isArray(result.data) ? result.data : []) : null);
+const list = (result, body) => (result?.ok ? (Array.isArray(body) ? body : []) : null);
 
 /**
  * @param {Record<string, import("./api.js").Result | undefined>} results
  * @returns {Row[]}
  */
 export function buildRows(results) {
-  const usage = results.pipelines?.ok ? results.pipelines.data?.streaming ?? [] : [];
-  const catalog = list(results["pipeline-catalog"]) ?? [];
-  const capacity = results["gpu-capacity"]?.ok ? results["gpu-capacity"].data?.pipelineGPUs ?? [] : null;
-  const pricing = list(results.pricing);
+  const usage = bodyOf(results.pipelines, "DashboardPipelines")?.streaming ?? [];
+  const catalogResult = results["pipeline-catalog"];
+  const catalog = list(catalogResult, bodyOf(catalogResult, "DashboardPipelineCatalog")) ?? [];
+  const capacityResult = results["gpu-capacity"];
+  const capacity = capacityResult?.ok
+    ? bodyOf(capacityResult, "DashboardGPUCapacity")?.pipelineGPUs ?? []
+    : null;
+  const pricing = list(results.pricing, bodyOf(results.pricing, "DashboardPricing"));
 
   /** @type {Map<string, number>} */
   const gpus = new Map();
@@ -74,15 +81,16 @@ export function buildRows(results) {
     prices.set(`${p.pipeline}\n${p.model}`, amount === null ? null : `${amount} wei/${p.unit}`);
   }
   const catalogModels = new Map(catalog.map((c) => [c.id, Array.isArray(c.models) ? c.models : []]));
-  const names = [...usage.map((/** @type {any} */ u) => u.name)];
+  const names = [...usage.map((u) => u.name)];
   for (const c of catalog) if (!names.includes(c.id)) names.push(c.id);
 
   return names.map((name, index) => {
-    const u = usage.find((/** @type {any} */ x) => x.name === name);
-    const used = new Map((u?.modelMins ?? []).map((/** @type {any} */ m) => [m.model, m]));
+    const u = usage.find((x) => x.name === name);
+    const used = new Map((u?.modelMins ?? []).map((m) => [m.model, m]));
     const models = [...used.keys()];
     for (const m of catalogModels.get(name) ?? []) if (!used.has(m)) models.push(m);
-    const color = HEX.test(u?.color ?? "") ? u.color : PALETTE[index % PALETTE.length];
+    const own = u?.color ?? "";
+    const color = HEX.test(own) ? own : PALETTE[index % PALETTE.length];
     return {
       name,
       color,

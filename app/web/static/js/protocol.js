@@ -2,6 +2,7 @@
 /** Protocol: the current round, its block progress as a bar, total stake. */
 import { h, fill, one } from "./dom.js";
 import { int, compact } from "./format.js";
+import { bodyOf } from "./api.js";
 
 /** @param {HTMLElement} card */
 export function create(card) {
@@ -11,9 +12,9 @@ export function create(card) {
     primary: ["protocol"],
     /** @param {Record<string, import("./api.js").Result | undefined>} results */
     render(results) {
-      const p = results.protocol?.ok ? results.protocol.data : {};
-      const done = Number(p.blockProgress);
-      const total = Number(p.totalBlocks);
+      const p = bodyOf(results.protocol, "DashboardProtocol");
+      const done = Number(p?.blockProgress);
+      const total = Number(p?.totalBlocks);
       const share = total > 0 && done >= 0 ? Math.min(1, done / total) : 0;
       const fillBar = h("span");
       fillBar.style.width = `${(share * 100).toFixed(1)}%`;
@@ -23,7 +24,7 @@ export function create(card) {
           "div",
           { class: "stats" },
           h("div", { class: "stat", "data-stat": "round" }, h("h3", {}, "Current round"),
-            h("p", { class: "value" }, int(p.currentRound))),
+            h("p", { class: "value" }, int(p?.currentRound))),
           h(
             "div",
             { class: "stat", "data-stat": "blocks" },
@@ -43,7 +44,7 @@ export function create(card) {
             ),
           ),
           h("div", { class: "stat", "data-stat": "staked" }, h("h3", {}, "Total staked"),
-            h("p", { class: "value" }, `${compact(p.totalStakedLPT)} LPT`)),
+            h("p", { class: "value" }, `${compact(p?.totalStakedLPT)} LPT`)),
         ),
       );
       return "ready";
