@@ -1,10 +1,5 @@
 """Where snapshots are kept and how one load is shared (app/caching/stores.py,
-flight.py and redis_backend.py).
-
-from app.caching.flight import FlightFailed, SingleFlight
-from app.caching.redis_backend import RedisFlight, RedisStore
-from app.caching.stores import MemoryStore, build_store
-"""
+flight.py and redis_backend.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +21,7 @@ import redis.asyncio as redis
 from app.caching.flight import FlightFailed, SingleFlight
 from app.caching.redis_backend import RedisFlight, RedisStore
 from app.caching.stores import MemoryStore, build_store
+from tests.support.live import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 GZIPPED = gzip.compress(b'{"data": {"hello": "world"}}' * 50, mtime=0)
@@ -304,12 +300,16 @@ async def test_redis_flight_one_fetch_across_two_pools(
     flights: Flights, client: redis.Redis
 ) -> None:
     first, second = flights(), flights()
-    fetch_a = Fetcher(value=b"from a", delay=0.3)
-    fetch_b = Fetcher(value=b"from b", delay=0.3)
-    results = await asyncio.gather(
-        *(first.run("k", fetch_a) for _ in range(10)),
-        *(second.run("k", fetch_b) for _ in range(10)),
-    )
+    gate = asyncio.Event()  # the winner works until all 20 callers are waiting
+    fetch_a = Fetcher(value=b"from a", gate=gate)
+    fetch_b = Fetcher(value=b"from b", gate=gate)
+    calls = [
+        *(asyncio.create_task(first.run("k", fetch_a)) for _ in range(10)),
+        *(asyncio.create_task(second.run("k", fetch_b)) for _ in range(10)),
+    ]
+    await eventually(lambda: first.stats.joined + second.stats.joined == 19)
+    gate.set()
+    results = await asyncio.gather(*calls)
     assert fetch_a.calls + fetch_b.calls == 1
     winner = b"from a" if fetch_a.calls else b"from b"
     assert results == [winner] * 20
@@ -322,7 +322,7 @@ async def test_redis_flight_renews_the_lease_through_a_slow_fetch(
     flights: Flights, client: redis.Redis
 ) -> None:
     owner, other = flights(lease_ms=300), flights(lease_ms=300)
-    slow = Fetcher(value=b"slow", delay=1.5)
+    slow = Fetcher(value=b"slow", gate=asyncio.Event())
     never = Fetcher(value=b"second fetch!")
     first = asyncio.create_task(owner.run("k", slow))
     await slow.started.wait()
@@ -331,6 +331,8 @@ async def test_redis_flight_renews_the_lease_through_a_slow_fetch(
     token = await client.get(owner.lease_key("k"))
     assert token is not None
     assert 0 < await client.pttl(owner.lease_key("k")) <= 300
+    assert slow.gate is not None
+    slow.gate.set()
     assert list(await asyncio.gather(first, second)) == [b"slow", b"slow"]
     assert (slow.calls, never.calls) == (1, 0)
     assert (owner.stats.started, other.stats.joined) == (1, 1)
@@ -359,10 +361,16 @@ async def test_redis_flight_exactly_one_waiter_takes_over(
 ) -> None:
     waiters = [flights(lease_ms=300, max_wait=5) for _ in range(3)]
     await client.set(waiters[0].lease_key("k"), b"dead-owner-token", px=300)
-    fetches = [Fetcher(value=b"v%d" % i, delay=0.2) for i in range(3)]
-    results = await asyncio.gather(
-        *(f.run("k", fetch) for f, fetch in zip(waiters, fetches, strict=True))
-    )
+    gate = asyncio.Event()
+    fetches = [Fetcher(value=b"v%d" % i, gate=gate) for i in range(3)]
+    calls = [
+        asyncio.create_task(f.run("k", fetch))
+        for f, fetch in zip(waiters, fetches, strict=True)
+    ]
+    await eventually(lambda: sum(w.stats.started for w in waiters) == 1)
+    await asyncio.sleep(0.2)  # ten polls: the others follow the new owner's token
+    gate.set()
+    results = await asyncio.gather(*calls)
     assert sum(fetch.calls for fetch in fetches) == 1
     assert len(set(results)) == 1
 
@@ -371,7 +379,7 @@ async def test_redis_flight_lease_is_released_only_by_its_owner(
     flights: Flights, client: redis.Redis
 ) -> None:
     flight = flights(lease_ms=2000)
-    fetch = Fetcher(value=b"v", delay=0.3)
+    fetch = Fetcher(value=b"v", gate=asyncio.Event())
     running = asyncio.create_task(flight.run("k", fetch))
     await fetch.started.wait()
     lease_key = flight.lease_key("k")
@@ -382,6 +390,8 @@ async def test_redis_flight_lease_is_released_only_by_its_owner(
     assert await flight._renew(keys=[lease_key], args=[b"foreign", 60_000]) == 0
     assert await client.get(lease_key) == token
     assert await client.pttl(lease_key) <= 2000
+    assert fetch.gate is not None
+    fetch.gate.set()
     assert await running == b"v"
     assert await client.get(lease_key) is None
 
@@ -410,11 +420,13 @@ async def test_redis_flight_owner_does_not_release_a_lease_it_lost(
     flights: Flights, client: redis.Redis
 ) -> None:
     flight = flights(lease_ms=300)
-    fetch = Fetcher(value=b"v", delay=0.2)
+    fetch = Fetcher(value=b"v", gate=asyncio.Event())
     running = asyncio.create_task(flight.run("k", fetch))
     await fetch.started.wait()
     # The lease changed hands (say it expired during a pause and another took it).
     await client.set(flight.lease_key("k"), b"new-owner", px=5000)
+    assert fetch.gate is not None
+    fetch.gate.set()
     assert await running == b"v"
     assert await client.get(flight.lease_key("k")) == b"new-owner"
 
