@@ -115,11 +115,13 @@ async def upstream_called(sim: Starlette, times: int = 1) -> None:
 
 
 async def refused(base_url: str) -> bool:
-    """Whether a new connection is refused (a fresh client: no kept-alive socket)."""
+    """Whether a new connection goes unserved (a fresh client: no kept-alive
+    socket): refused, or (when it reached the kernel's backlog just before the
+    listening socket closed) accepted and then closed without an answer."""
     async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as fresh:
         try:
             await fresh.get("/healthz")
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
             return True
     return False
 
