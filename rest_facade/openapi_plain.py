@@ -1,13 +1,15 @@
 """What the plain routes' part of the OpenAPI document is made of: a `PlainDoc` per
 method of a row of rest_facade/plain.py, and the GraphQL request and result
-schemas `/graphql` is documented with (components.schemas, by name)."""
+schemas `/graphql` is documented with (components.schemas, by name), and the
+bodies a few plain routes answer with."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from rest_facade.openapi_schema import JsonSchema, array, nullable
+from rest_facade.openapi_schema import STRING, JsonSchema, array, closed, nullable
 from rest_facade.params import Enumerated
 
 
@@ -99,4 +101,46 @@ GRAPHQL_REQUEST: JsonSchema = {
         {"$ref": "#/components/schemas/GraphQLDocumentRequest"},
         {"$ref": "#/components/schemas/PersistedOperationRequest"},
     ]
+}
+
+
+# --- bodies of plain routes ---------------------------------------------------------
+NOT_FOUND_BODY = closed(
+    {"error": closed({"code": {"const": "NOT_FOUND"}, "message": STRING})}
+)
+PERSISTED_MANIFEST = closed(
+    {
+        "format": {"const": "apollo-persisted-query-manifest"},
+        "version": {"const": 1},
+        "operations": array(
+            closed(
+                {
+                    "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "name": {"type": ["string", "null"]},
+                    "type": {"enum": ["query", "mutation", "subscription"]},
+                    "body": STRING,
+                }
+            )
+        ),
+    }
+)
+
+
+def dashboard_error(code: str) -> dict[str, Any]:
+    """A public route's refusal with `code`, in the dashboard's error envelope."""
+    return {
+        "application/json": closed(
+            {"error": closed({"code": {"const": code}, "message": STRING})}
+        )
+    }
+
+
+SSE_STREAM = {
+    "type": "string",
+    "description": "Server-sent events. First `retry: <ms>` (2000-10000), then "
+    "`snapshot`, `delta` and `status` events, each with `id: <seq>` and one JSON "
+    "`data:` line; `: ping` every 15 s; a last `retry:` when the server stops. "
+    "snapshot: {seq, keys, streams (exactly the job feed's entries), stale, "
+    "lastSuccessAt}; delta: {seq, added: [{key, stream}], updated: [{key, "
+    "stream}], removed: [key]}; status: {seq, stale, lastSuccessAt}.",
 }

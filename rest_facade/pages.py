@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -35,6 +36,7 @@ from rest_facade.envelope import STANDARD, http_error_response, json_response
 log = logging.getLogger("naap.pages")
 
 JSON = "application/json"
+OPENAPI_CACHE = {"cache-control": "public, max-age=300"}  # the documents
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache", "expires": "0"}
 CSRF_MAX_AGE = 3600
 READY_CHECK_TIMEOUT = 1.0  # seconds, per dependency
@@ -171,6 +173,16 @@ async def oauth_callback(request: Request) -> Response:
         200,
         close_after_ms=3000,
     )
+
+
+async def persisted_operations(request: Request) -> Response:
+    """The registered operations, as an Apollo persisted-query manifest."""
+    state = request.app.state
+    document: bytes | None = getattr(state, "persisted_manifest", None)
+    if document is None:
+        manifest = state.persisted.registry.manifest()
+        document = state.persisted_manifest = orjson.dumps(manifest)
+    return Response(document, media_type=JSON, headers=OPENAPI_CACHE)
 
 
 async def docs(request: Request) -> Response:

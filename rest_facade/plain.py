@@ -25,51 +25,19 @@ from rest_facade.openapi_plain import (
     GRAPHQL_RESULT,
     GRAPHQL_VARIABLES,
     HTML_PAGE,
+    NOT_FOUND_BODY,
+    PERSISTED_MANIFEST,
+    SSE_STREAM,
     PlainDoc,
     PlainResponse,
+    dashboard_error,
 )
 from rest_facade.openapi_schema import STRING, array, closed
+from rest_facade.pages import OPENAPI_CACHE
 from rest_facade.params import PROVIDER_SLUG, WHITESPACE
 from rest_facade.routes import JOB_FEED_STREAM
 
 JSON = "application/json"
-NOT_FOUND_BODY = closed(
-    {"error": closed({"code": {"const": "NOT_FOUND"}, "message": STRING})}
-)
-OPENAPI_CACHE = {"cache-control": "public, max-age=300"}
-PERSISTED_MANIFEST = closed(
-    {
-        "format": {"const": "apollo-persisted-query-manifest"},
-        "version": {"const": 1},
-        "operations": array(
-            closed(
-                {
-                    "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "name": {"type": ["string", "null"]},
-                    "type": {"enum": ["query", "mutation", "subscription"]},
-                    "body": STRING,
-                }
-            )
-        ),
-    }
-)
-
-
-def _dashboard_error(code: str) -> dict[str, Any]:
-    return {
-        JSON: closed({"error": closed({"code": {"const": code}, "message": STRING})})
-    }
-
-
-SSE_STREAM = {
-    "type": "string",
-    "description": "Server-sent events. First `retry: <ms>` (2000-10000), then "
-    "`snapshot`, `delta` and `status` events, each with `id: <seq>` and one JSON "
-    "`data:` line; `: ping` every 15 s; a last `retry:` when the server stops. "
-    "snapshot: {seq, keys, streams (exactly the job feed's entries), stale, "
-    "lastSuccessAt}; delta: {seq, added: [{key, stream}], updated: [{key, "
-    "stream}], removed: [key]}; status: {seq, stale, lastSuccessAt}.",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +54,6 @@ class PlainRoute:
     # Counted by the `public` rate limit: all but what probes and scrapers call.
     rate_limited: bool = True
     websocket: bool = False
-
-
-async def persisted_operations(request: Request) -> Response:
-    """The registered operations, as an Apollo persisted-query manifest."""
-    state = request.app.state
-    document: bytes | None = getattr(state, "persisted_manifest", None)
-    if document is None:
-        manifest = state.persisted.registry.manifest()
-        document = state.persisted_manifest = orjson.dumps(manifest)
-    return Response(document, media_type=JSON, headers=OPENAPI_CACHE)
 
 
 async def openapi(request: Request) -> Response:
@@ -315,13 +273,13 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
                     ),
                     429: PlainResponse(
                         "Too many requests: retry after `Retry-After` seconds",
-                        _dashboard_error("RATE_LIMITED"),
+                        dashboard_error("RATE_LIMITED"),
                         {"Retry-After": "seconds"},
                     ),
                     503: PlainResponse(
                         "The worker holds MAX_STREAMS_PER_WORKER streams, or is "
                         "shutting down: retry after `Retry-After` seconds",
-                        _dashboard_error("SERVICE_UNAVAILABLE"),
+                        dashboard_error("SERVICE_UNAVAILABLE"),
                         {"Retry-After": "seconds (2-10)"},
                     ),
                 },
@@ -394,7 +352,7 @@ PLAIN_ROUTES: tuple[PlainRoute, ...] = (
     ),
     PlainRoute(
         "/graphql/persisted-operations.json",
-        persisted_operations,
+        pages.persisted_operations,
         docs={
             "GET": PlainDoc(
                 "The registered (persisted) operations, as an Apollo persisted-query "
