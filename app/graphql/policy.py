@@ -89,8 +89,9 @@ def requested_hash(extensions: object) -> str | None:
         return None
     if not isinstance(persisted, dict):
         raise BadExtension
-    value = persisted.get("sha256Hash")
-    if persisted.get("version") != 1 or not isinstance(value, str):
+    value, version = persisted.get("sha256Hash"), persisted.get("version")
+    # `true == 1` in Python; JSON's true is no version number.
+    if type(version) is not int or version != 1 or not isinstance(value, str):
         raise BadExtension
     if not _HASH.fullmatch(value):
         raise BadExtension

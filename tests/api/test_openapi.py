@@ -250,10 +250,8 @@ async def test_a_strict_parameters_pattern_is_exactly_what_its_parser_takes(
 
 
 def test_the_whitespace_class_is_what_str_strip_removes() -> None:
-    pattern = re.compile(f"[{WHITESPACE}]")
-    for code in range(0x110000):
-        character = chr(code)
-        assert bool(pattern.fullmatch(character)) == character.isspace(), hex(code)
+    every = "".join(map(chr, range(0x110000)))
+    assert set(re.findall(f"[{WHITESPACE}]", every)) == set(filter(str.isspace, every))
 
 
 async def test_openapi_documents_auth_and_error_envelopes(document: Document) -> None:

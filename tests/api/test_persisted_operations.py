@@ -134,6 +134,8 @@ async def test_a_malformed_persisted_query_extension_is_a_400(
 ) -> None:
     for extension in (
         {"persistedQuery": {"version": 2, "sha256Hash": "a" * 64}},
+        # Was a miss, not a 400 (schemathesis): Python reads JSON's true as 1.
+        {"persistedQuery": {"version": True, "sha256Hash": "a" * 64}},
         {"persistedQuery": {"version": 1, "sha256Hash": "xyz"}},
         {"persistedQuery": "a" * 64},
     ):

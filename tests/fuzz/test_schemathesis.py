@@ -125,16 +125,15 @@ async def test_schemathesis_with_every_check_finds_no_failure(
         output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
     text = output.decode(errors="replace")
     generated = re.search(r"(\d+) generated", text)
-    failures = re.search(r"(\d+) found (\d+) unique failures", text)
     cases = int(generated.group(1)) if generated else 0
-    found = int(failures.group(2)) if failures else 0
+    # The run's last line: "N passed in 30s", or "1 failure, 2 errors, 1 warning in …".
+    outcome = text.strip().splitlines()[-1].strip("= ") if text.strip() else "no output"
     checks = check_names()
     summary = (
         f"schemathesis {seed=}: {cases} cases, {len(checks)} checks "
-        f"({', '.join(checks)}), {found} failures (replay: FUZZ_SEED={seed})"
+        f"({', '.join(checks)}): {outcome} (replay: FUZZ_SEED={seed})"
     )
     record_property("summary", summary)
     sys.stdout.write(summary + "\n" + text[text.find("SUMMARY") :] + "\n")
     assert process.returncode == 0, f"{summary}\n\n{text[-30_000:]}"
-    assert found == 0, summary
     assert cases >= MINIMUM_CASES, summary
