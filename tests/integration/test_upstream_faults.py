@@ -455,13 +455,16 @@ async def test_gateway_error_is_retried_once_then_served(
 
 async def test_retry_waits_for_retry_after(faults: FaultServer) -> None:
     faults.behaviours["wait-1s"] = then_ok(status(503, retry_after="1"))
-    app = create_app(app_settings(faults.url("wait-1s")))
+    # A deadline with room for a slow first attempt on a loaded machine: with 2 s,
+    # a first attempt that took 1 s left the retry 6 ms (it failed a CI run).
+    deadline = 2 * DEADLINE
+    app = create_app(app_settings(faults.url("wait-1s"), request_deadline=deadline))
     async with serve(app) as http:
         response, elapsed = await timed(rest(http))
 
     assert response.status_code == 200, response.text
     assert faults.hits["wait-1s"] == 2
-    assert 1.0 <= elapsed < DEADLINE + MARGIN
+    assert 1.0 <= elapsed < deadline + MARGIN
 
 
 async def test_no_retry_when_retry_after_exceeds_time_left(
