@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.settings import Settings
 from simulator import DEFAULT_OAUTH_CLIENTS, Fault, create_simulator
-from tests.support.app import T0, Clock, base_settings, serve
+from tests.support.app import T0, Build, Clock, base_settings, serve
 from tests.support.db import (
     create_database,
     given_postgres_url,
@@ -132,6 +132,18 @@ def simulator(session_simulator: Starlette, clock: Clock) -> Starlette:
 @pytest.fixture
 def app(settings: Settings, simulator: Starlette, clock: Clock) -> Starlette:
     return create_app(settings, simulator=simulator, clock=clock)
+
+
+@pytest.fixture
+def build(settings: Settings, simulator: Starlette, clock: Clock) -> Build:
+    """A factory of apps like `app`, with settings overridden: build(cors_origins=…)."""
+
+    def make(**overrides: Any) -> Starlette:
+        return create_app(
+            settings.model_copy(update=overrides), simulator=simulator, clock=clock
+        )
+
+    return make
 
 
 @pytest.fixture

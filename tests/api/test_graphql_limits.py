@@ -14,7 +14,6 @@ import httpx
 import pytest
 import strawberry
 from graphql import get_introspection_query, parse
-from starlette.applications import Starlette
 
 from app.caching.plan import selected_operation
 from app.errors import BadRequest
@@ -26,11 +25,10 @@ from app.graphql.limits import (
     strip_suggestion,
     validate_with_limits,
 )
-from app.main import create_app
 from app.schema import schema
 from app.settings import Settings
 from rest_facade.prepare import load_operations
-from tests.support.app import Clock, serve
+from tests.support.app import serve
 
 DEFAULTS = Limits.from_settings(Settings.model_construct())
 
@@ -49,18 +47,6 @@ async def post(client: httpx.AsyncClient, query: str, **extra: Any) -> dict[str,
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-@pytest.fixture
-def build(
-    settings: Settings, simulator: Starlette, clock: Clock
-) -> Any:  # a factory: (**overrides) -> app
-    def factory(**overrides: Any) -> Starlette:
-        return create_app(
-            settings.model_copy(update=overrides), simulator=simulator, clock=clock
-        )
-
-    return factory
 
 
 # --- what legitimate documents need fits the defaults ---------------------------

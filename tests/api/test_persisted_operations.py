@@ -10,12 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from app.graphql.policy import NOT_FOUND_CACHE_CONTROL
-from app.main import create_app
-from app.settings import Settings
-from tests.support.app import Clock, auth, serve
+from tests.support.app import auth, serve
 from tests.support.metrics import sample
 from tests.support.persisted import (
     APQ_QUERY,
@@ -61,16 +58,6 @@ PUBLIC = (
     "DashboardProtocol",
     "NetworkModels",
 )
-
-
-@pytest.fixture
-def build(settings: Settings, simulator: Starlette, clock: Clock) -> Any:
-    def make(**overrides: Any) -> Starlette:
-        return create_app(
-            settings.model_copy(update=overrides), simulator=simulator, clock=clock
-        )
-
-    return make
 
 
 # --- registered operations by hash -----------------------------------------------

@@ -14,9 +14,7 @@ from starlette.applications import Starlette
 
 from app.context import Context
 from app.graphql.policy import REQUIRED_MESSAGE
-from app.main import create_app
-from app.settings import Settings
-from tests.support.app import Clock, auth, serve
+from tests.support.app import auth, serve
 from tests.support.metrics import sample
 from tests.support.persisted import (
     APQ_QUERY,
@@ -27,16 +25,6 @@ from tests.support.persisted import (
     persisted,
     sha256,
 )
-
-
-@pytest.fixture
-def build(settings: Settings, simulator: Starlette, clock: Clock) -> Any:
-    def make(**overrides: Any) -> Starlette:
-        return create_app(
-            settings.model_copy(update=overrides), simulator=simulator, clock=clock
-        )
-
-    return make
 
 
 @pytest.fixture

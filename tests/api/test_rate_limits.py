@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,26 +11,12 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
-from app.main import create_app
 from app.ratelimit import ClientAddresses, MemoryWindows
-from app.settings import Settings
-from tests.support.app import Clock, auth
+from tests.support.app import Build, auth
 
 KPI = "/api/v1/dashboard/kpi"
 KEYS = "/api/v1/developer/keys"
 PROTOCOL_QUERY = {"query": "{ protocol { currentRound } }"}
-
-Build = Callable[..., Starlette]
-
-
-@pytest.fixture
-def build(settings: Settings, simulator: Starlette, clock: Clock) -> Build:
-    def make(**overrides: Any) -> Starlette:
-        return create_app(
-            settings.model_copy(update=overrides), simulator=simulator, clock=clock
-        )
-
-    return make
 
 
 @asynccontextmanager

@@ -3,7 +3,7 @@ process (lifespan + a client on its ASGI interface)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +21,8 @@ from app.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "reference"
 T0 = datetime(2026, 11, 25, 14, 30, 15, tzinfo=UTC)
+# The `build` fixture's type: (**settings overrides) -> a new app (tests/conftest.py).
+Build = Callable[..., Starlette]
 TEST_JWT_SECRET = "test-jwt-secret-for-the-suite-only"
 
 
