@@ -8,7 +8,6 @@ WebSockets refuse messages over 64 KiB.)"""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -41,20 +40,13 @@ SUBSCRIPTION = "subscription { jobFeed(limit: 5) { __typename } }"
 async def server(
     tmp_path: Path, **env: str
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str, Path]]:
-    async with live_simulator({}) as (_sim, upstream):
-        environ = {
-            **os.environ,
-            "APP_ENV": "development",
-            "LOG_LEVEL": "info",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'naap.db'}",
-            "NAAP_API_SERVER_URL": f"{upstream}/v1",
-            "SUBGRAPH_URL": f"{upstream}/subgraph",
-            "L1_RPC_URL": f"{upstream}/rpc",
-            "SHUTDOWN_TIMEOUT": str(GRACE),
-            **env,
-        }
-        async with make_run_process(tmp_path, environ) as running:
-            yield running
+    async with (
+        live_simulator({}) as (_sim, upstream),
+        make_run_process(
+            tmp_path, upstream, SHUTDOWN_TIMEOUT=str(GRACE), **env
+        ) as running,
+    ):
+        yield running
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["per-worker", "redis"])

@@ -16,7 +16,6 @@ for as long as the test wants.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -74,21 +73,15 @@ async def server(
     tmp_path: Path, upstream: str, *, grace: int, **env: str
 ) -> AsyncIterator[Server]:
     """The app under uvicorn in its own process, as `make run` starts it."""
-    environ = {
-        **os.environ,
-        "APP_ENV": "development",
-        "LOG_LEVEL": "info",
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'naap.db'}",
-        "NAAP_API_SERVER_URL": f"{upstream}/v1",
-        "SUBGRAPH_URL": f"{upstream}/subgraph",
-        "L1_RPC_URL": f"{upstream}/rpc",
-        "SHUTDOWN_TIMEOUT": str(grace),
+    async with make_run_process(
+        tmp_path,
+        upstream,
+        SHUTDOWN_TIMEOUT=str(grace),
         # The app must not give up on the slow upstream before shutdown does.
-        "ANALYTICS_TIMEOUT": str(NEVER),
-        "REQUEST_DEADLINE": str(NEVER),
+        ANALYTICS_TIMEOUT=str(NEVER),
+        REQUEST_DEADLINE=str(NEVER),
         **env,
-    }
-    async with make_run_process(tmp_path, environ) as (process, base_url, log):
+    ) as (process, base_url, log):
         yield Server(process, base_url, log)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -114,12 +115,22 @@ async def wait_until_serve(
 
 @asynccontextmanager
 async def make_run_process(
-    tmp_path: Path, environ: Mapping[str, str]
+    tmp_path: Path, upstream: str, **overrides: str
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str, Path]]:
     """The app as `make run` starts it (scripts/serve.py) in its own process on a
-    free loopback port, its database migrated first: (process, URL, log file).
-    Killed on the way out if it is still running."""
-    env = dict(environ)
+    free loopback port, against the simulator at `upstream`, with a database of its
+    own in `tmp_path` migrated first and `overrides` in its environment: (process,
+    URL, log file). Killed on the way out if it is still running."""
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "LOG_LEVEL": "info",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'naap.db'}",
+        "NAAP_API_SERVER_URL": f"{upstream}/v1",
+        "SUBGRAPH_URL": f"{upstream}/subgraph",
+        "L1_RPC_URL": f"{upstream}/rpc",
+        **overrides,
+    }
     await run_checked(sys.executable, "scripts/migrate.py", env=env)
     port = free_port()
     log = tmp_path / "server.log"
