@@ -16,6 +16,7 @@ Lighthouse, Chromium or the server cannot run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -29,12 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.benchmark.page import CHROMIUM, page_absent
-from scripts.benchmark.servers import (
-    Server,
-    migrate,
-    server_launch,
-    servers_stopped,
-)
+from scripts.benchmark.servers import make_run_server
 from scripts.benchmark.targets import HOST, ROOT, BenchError
 
 LIGHTHOUSE = ROOT / "var" / "lighthouse" / "node_modules" / "lighthouse"
@@ -191,17 +187,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return audit(args.url.rstrip("/"), args.preset, args.path)
     port = args.port or _free_port()
     origin = f"http://{HOST}:{port}"
-    with tempfile.TemporaryDirectory(prefix="naap-audit-") as tmp:
-        server = Server("naap-api", *server_launch(port), Path(tmp) / "server.log")
-        with servers_stopped([server]):
-            try:
-                migrate()
-                server.start(ROOT)
-                server.wait_ready(origin + "/healthz")
-            except BenchError as exc:
-                print(f"audit: {exc}", file=sys.stderr)
-                return 1
-            return audit(origin, args.preset, args.path)
+    with (
+        tempfile.TemporaryDirectory(prefix="naap-audit-") as tmp,
+        contextlib.ExitStack() as running,
+    ):
+        try:
+            running.enter_context(make_run_server(port, Path(tmp) / "server.log"))
+        except BenchError as exc:
+            print(f"audit: {exc}", file=sys.stderr)
+            return 1
+        return audit(origin, args.preset, args.path)
 
 
 def _free_port() -> int:

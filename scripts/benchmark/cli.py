@@ -14,6 +14,7 @@ fails to start or a warm-up request fails; 2 on bad arguments (a busy port,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -42,6 +43,7 @@ from scripts.benchmark.rounds import measure_all
 from scripts.benchmark.servers import (
     BASELINE_APP,
     Server,
+    make_run_server,
     measure_cold_start,
     migrate,
     port_free,
@@ -174,19 +176,17 @@ def run_page_only(args: argparse.Namespace) -> int:
             print(f"bench: port {args.port} on {HOST} is in use", file=sys.stderr)
             return 2
         api = f"http://{HOST}:{args.port}"
-        with tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name:
-            server = Server(
-                "naap-api", *server_launch(args.port), Path(tmp_name) / "server.log"
-            )
-            with servers_stopped([server]):
-                try:
-                    migrate()
-                    server.start(ROOT)
-                    server.wait_ready(api + "/healthz")
-                except BenchError as exc:
-                    print(f"bench: {exc}", file=sys.stderr)
-                    return 1
-                page = _page(api, args)
+        with (
+            tempfile.TemporaryDirectory(prefix="naap-bench-") as tmp_name,
+            contextlib.ExitStack() as running,
+        ):
+            try:
+                log = Path(tmp_name) / "server.log"
+                running.enter_context(make_run_server(args.port, log))
+            except BenchError as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 1
+            page = _page(api, args)
     print("\n".join(page_lines(page)))
     return 0
 

@@ -189,6 +189,18 @@ def servers_stopped(servers: list[Server]) -> Iterator[None]:
             server.stop()
 
 
+@contextlib.contextmanager
+def make_run_server(port: int, log: Path) -> Iterator[Server]:
+    """make run's server on `port`, its database migrated first, once its /healthz
+    answers; stopped on the way out. BenchError when it does not come up."""
+    server = Server("naap-api", *server_launch(port), log)
+    with servers_stopped([server]):
+        migrate()
+        server.start(ROOT)
+        server.wait_ready(f"http://{HOST}:{port}/healthz")
+        yield server
+
+
 def migrate() -> None:
     """make run's prerequisite: its database migrated and seeded (idempotent)."""
     done = subprocess.run(
