@@ -127,6 +127,24 @@ class Rebuilt:
 MATERIAL = ("status", "model", "pipeline", "orchestratorUrl", "gateway")
 
 
+def feed_entry(n: int, status: str = "online") -> dict[str, Any]:
+    """Job-feed entry number `n`, as the upstream and the REST body carry it."""
+    return {
+        "id": f"e{n}",
+        "pipeline": "p",
+        "model": "m",
+        "status": status,
+        "startedAt": f"2026-11-25T14:{n:02d}:00Z",
+        "gateway": "g",
+        "orchestratorUrl": "o",
+        "inputFps": None,
+        "outputFps": None,
+        "lastSeen": None,
+        "durationSeconds": None,
+        "runningFor": None,
+    }
+
+
 def assert_matches_rest(
     rows: Mapping[str, Mapping[str, Any]],
     streams: Sequence[Mapping[str, Any]],

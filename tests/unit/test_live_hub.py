@@ -13,26 +13,9 @@ from app.live.feed import RING_SIZE
 from app.live.hub import BACKOFF, LINGER, PING_EVERY, FeedClosed, FeedHub, Polled
 from app.live.subscriber import PING, QUEUE_SIZE, Subscriber
 from app.settings import Settings
-from tests.support.live import ManualTimer, Rebuilt
+from tests.support.live import ManualTimer, Rebuilt, feed_entry
 
 INTERVAL = 5.0
-
-
-def row(n: int, status: str = "online") -> dict[str, Any]:
-    return {
-        "id": f"e{n}",
-        "pipeline": "p",
-        "model": "m",
-        "status": status,
-        "startedAt": f"2026-11-25T14:{n:02d}:00Z",
-        "gateway": "g",
-        "orchestratorUrl": "o",
-        "inputFps": 30.0,
-        "outputFps": 15.0,
-        "lastSeen": None,
-        "durationSeconds": None,
-        "runningFor": None,
-    }
 
 
 class Upstream:
@@ -41,7 +24,7 @@ class Upstream:
 
     def __init__(self, timer: ManualTimer) -> None:
         self.timer = timer
-        self.rows = [row(1), row(2)]
+        self.rows = [feed_entry(1), feed_entry(2)]
         self.failing = False
         self.raising = False
         self.calls: list[float] = []
@@ -141,7 +124,7 @@ async def test_failed_polls_back_off_and_say_stale(
     assert gaps == [*BACKOFF, BACKOFF[-1], BACKOFF[-1]]
     assert drain(listener) == []  # stale once, not at every failure
     upstream.failing = False
-    upstream.rows.append(row(3))
+    upstream.rows.append(feed_entry(3))
     await timer.advance(BACKOFF[-1])
     assert [e.kind for e in drain(listener)] == ["delta", "status"]
     before = len(upstream.calls)
@@ -179,14 +162,14 @@ async def test_an_overflowing_listener_is_resynced_with_the_current_snapshot(
     drain(stalled)
     drain(reading)
     for n in range(QUEUE_SIZE + 3):  # a delta every poll
-        upstream.rows[0] = row(1, status=f"state-{n}")
+        upstream.rows[0] = feed_entry(1, status=f"state-{n}")
         await timer.advance(INTERVAL)
         assert [e.kind for e in drain(reading)] == ["delta"]
     [snapshot] = drain(stalled)  # not the 11 deltas: the snapshot of now
     assert snapshot.kind == "snapshot"
     assert snapshot.seq == hub.feeds[50].state.seq  # type: ignore[union-attr]
     assert stalled.resyncs == 1
-    upstream.rows[0] = row(1, status="after")
+    upstream.rows[0] = feed_entry(1, status="after")
     await timer.advance(INTERVAL)
     assert [e.kind for e in drain(stalled)] == ["delta"]
 
@@ -202,7 +185,7 @@ async def test_last_event_id_resumes_from_the_ring(
     hub.unsubscribe(first)
     missed_seqs = []
     for n in range(3):
-        upstream.rows.append(row(10 + n))
+        upstream.rows.append(feed_entry(10 + n))
         await timer.advance(INTERVAL)
         missed_seqs.append(hub.feeds[50].state.seq)  # type: ignore[union-attr]
     again = hub.subscribe(50, resume=client.seq)
@@ -232,7 +215,7 @@ async def test_last_event_id_gets_a_snapshot_when_the_ring_cannot_lead_from_it(
         "out-of-the-ring": RING_SIZE + 2,
     }
     for n in range(changes[resume]):
-        upstream.rows[0] = row(1, status=f"s{n}")
+        upstream.rows[0] = feed_entry(1, status=f"s{n}")
         await timer.advance(INTERVAL)
     feed = hub.feeds[50]
     assert len(feed.ring) == min(RING_SIZE, changes[resume])

@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 from types import FrameType
-from typing import Any
 
 import orjson
 import pytest
@@ -16,25 +15,9 @@ from app.live.events import SEQ_EPOCH, FeedEvent, FeedState, advance, initial
 from app.live.feed import Feed
 from app.live.redis_bus import RedisRelay, _Role
 from app.live.signals import chain_stop_signals
+from tests.support.live import feed_entry
 
 WALL = SEQ_EPOCH + 1_000.0
-
-
-def row(n: int, status: str = "online") -> dict[str, Any]:
-    return {
-        "id": f"e{n}",
-        "pipeline": "p",
-        "model": "m",
-        "status": status,
-        "startedAt": f"2026-11-25T14:{n:02d}:00Z",
-        "gateway": "g",
-        "orchestratorUrl": "o",
-        "inputFps": None,
-        "outputFps": None,
-        "lastSeen": None,
-        "durationSeconds": None,
-        "runningFor": None,
-    }
 
 
 def message(
@@ -58,9 +41,9 @@ def relay() -> RedisRelay:
 def states() -> tuple[
     FeedState, FeedState, list[FeedEvent], FeedState, list[FeedEvent]
 ]:
-    first = initial([row(1)], WALL, 100)
-    second, events2 = advance(first, [row(1), row(2)], WALL, WALL + 5)
-    third, events3 = advance(second, [row(2)], WALL, WALL + 10)
+    first = initial([feed_entry(1)], WALL, 100)
+    second, events2 = advance(first, [feed_entry(1), feed_entry(2)], WALL, WALL + 5)
+    third, events3 = advance(second, [feed_entry(2)], WALL, WALL + 10)
     return first, second, events2, third, events3
 
 
